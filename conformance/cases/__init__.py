@@ -1,0 +1,1 @@
+"""Conformance cases, one module per channel. Each case carries its requirement IDs as markers."""

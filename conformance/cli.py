@@ -1,0 +1,156 @@
+"""``conformance``: the command line. It composes everything and sets exit codes CI can use.
+
+    conformance run [--candidate PROFILE ...] [--out DIR] [-k EXPR]   exit 0 / 1 / 3, 2 on bad input
+    conformance catalog [--lang ja|en] [--format table|csv|markdown|json]
+    conformance validate PROFILE ...                                   exit 0, or 2 naming the problem
+    conformance report DIR                                             reprint a run's summary
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from conformance.errors import InputError
+from conformance.verdicts import EXIT_FAIL, EXIT_INPUT, EXIT_OK, EXIT_UNDECIDED
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REFERENCE_DIR = PACKAGE_DIR.parent / "fixtures" / "candidates"
+DEFAULT_CANDIDATE = REFERENCE_DIR / "chromium-hardened.toml"
+
+
+def _validate(paths: list[Path]) -> list[Any]:
+    """Validate every input before anything starts or is written. Raises InputError."""
+    from conformance.catalog import load_catalog
+    from conformance.drivers import validate_settings
+    from conformance.profile import load_profile
+
+    catalog = load_catalog()
+    profiles = []
+    for path in paths:
+        profile = load_profile(path)
+        catalog.validate_claims(profile.kind, profile.candidate.catalog_profiles, file=str(path))
+        validate_settings(profile.driver["name"], profile.driver, profile.base_dir, str(path))
+        profiles.append(profile)
+    names = [p.name for p in profiles]
+    if len(set(names)) != len(names):
+        raise InputError(str(paths[-1]), "candidate.name", "two candidates share a name", "give each a unique name")
+    return profiles
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import pytest
+
+    from conformance.catalog import load_catalog
+    from conformance.report import render_summary
+
+    paths = [Path(p) for p in (args.candidate or [DEFAULT_CANDIDATE])]
+    profiles = _validate(paths)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else Path("reports") / stamp
+    codes = []
+    for path, profile in zip(paths, profiles, strict=True):
+        target = out if len(paths) == 1 else out / profile.name
+        print(f"== {profile.name} ({profile.kind}) → {target}", flush=True)
+        pytest_args = [
+            "-c", str(PACKAGE_DIR / "cases" / "pytest.ini"),
+            "--rootdir", str(PACKAGE_DIR),
+            "-p", "no:terminal",
+            "--pyargs", "conformance.cases",
+            f"--candidate={path}",
+            f"--conformance-out={target}",
+            "--conformance-progress",
+            f"--junitxml={target / 'junit.xml'}",
+            f"--alluredir={target / 'allure-results'}",
+            "--clean-alluredir",
+        ]  # fmt: skip
+        if args.k:
+            pytest_args += ["-k", args.k]
+        if args.headless:
+            pytest_args.append("--conformance-headless")
+        status = pytest.main(pytest_args)
+        result = target / "conformance.json"
+        if not result.exists():
+            print(f"the run did not finish (pytest exit {status}); no result was written", file=sys.stderr)
+            codes.append(EXIT_UNDECIDED)
+            continue
+        document = json.loads(result.read_text(encoding="utf-8"))
+        print(render_summary(document, load_catalog()), flush=True)
+        print(f"report: {target / 'report.html'}", flush=True)
+        codes.append(document["summary"]["exit_code"])
+    if EXIT_FAIL in codes:
+        return EXIT_FAIL
+    return EXIT_UNDECIDED if EXIT_UNDECIDED in codes else EXIT_OK
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from conformance.catalog import load_catalog
+    from conformance.catalog.render import render
+
+    print(render(load_catalog(), lang=args.lang, fmt=args.format))
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    profiles = _validate([Path(p) for p in args.profiles])
+    for profile in profiles:
+        print(f"OK  {profile.path}  ({profile.name}, {profile.kind}, driver {profile.driver['name']})")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from conformance.catalog import load_catalog
+    from conformance.report import render_summary
+
+    result = Path(args.dir) / "conformance.json"
+    try:
+        document = json.loads(result.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(str(result), "", f"cannot read the result: {exc}", "give the folder of a finished run") from None
+    print(render_summary(document, load_catalog()))
+    return int(document["summary"]["exit_code"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="conformance",
+        description="セキュアブラウザ・画面転送の適合性試験 / conformance suite for secure browsers and screen transfer",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the conformance cases against candidates / 試験を実行")
+    run.add_argument("--candidate", action="append", help="candidate profile (TOML); repeatable")
+    run.add_argument("--out", help="output folder (default: reports/<timestamp>)")
+    run.add_argument("-k", help="only cases matching this pytest -k expression")
+    run.add_argument("--headless", action="store_true", help="headless candidate (debugging only)")
+    run.set_defaults(func=cmd_run)
+    catalog = sub.add_parser("catalog", help="list the requirement catalog / 要件カタログを表示")
+    catalog.add_argument("--lang", choices=("ja", "en"), default="ja")
+    catalog.add_argument("--format", choices=("table", "csv", "markdown", "json"), default="table")
+    catalog.set_defaults(func=cmd_catalog)
+    validate = sub.add_parser("validate", help="validate candidate profiles / プロファイルを検証")
+    validate.add_argument("profiles", nargs="+")
+    validate.set_defaults(func=cmd_validate)
+    report = sub.add_parser("report", help="print the summary of a finished run / 結果の要約を表示")
+    report.add_argument("dir")
+    report.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except InputError as exc:
+        print(f"入力エラー / bad input: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("中断しました / interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""A private CUPS server with a cups-pdf queue, touching no host configuration.
+
+Why a mount namespace: the cups-pdf backend hard-codes ``/etc/cups/cups-pdf.conf``, so the only way to
+give it private output paths without writing to /etc is ``unshare --mount`` + a bind mount of a
+generated copy over ``/etc/cups``, visible to cupsd and its children only.
+
+Why *everything* lives inside that bound copy (``work_dir/cups`` is ``/etc/cups`` in the namespace):
+filters run as user ``lp`` and must traverse the path to the spool and temp dirs. ``work_dir`` is often
+below a 0700 directory (pytest's tmp_path), which ``lp`` cannot traverse; the same files reached as
+``/etc/cups/...`` inside the namespace can. Configuration files therefore name namespace paths
+(``/etc/cups/spool``); this object exposes the real paths (``work_dir/cups/spool``) for the oracles.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+
+from conformance.environment.procs import ManagedProcess, free_port, port_accepts, require_tool
+from conformance.errors import HarnessError
+
+HOST_CUPS_ETC = Path("/etc/cups")
+NS_ROOT = "/etc/cups"  # where work_dir/cups appears inside the private mount namespace
+PPD_DIR = Path("/usr/share/ppd/cups-pdf")
+# Host state a copy must not inherit: printers, classes, subscriptions, options, keys (recreated empty).
+_HOST_STATE = ("printers.conf", "printers.conf.O", "classes.conf", "classes.conf.O", "subscriptions.conf",
+               "subscriptions.conf.O", "lpoptions", "ppd", "ssl")
+
+_NS_SCRIPT = '"$3" --bind "$1" /etc/cups && exec "$2" -f'  # exec keeps the PID: stop by PID works
+
+
+def find_cups_pdf_ppd(ppd_dir: Path = PPD_DIR) -> Path:
+    """The CUPS-PDF PPD (the "_opt" variant labels output files with the job id), or HarnessError."""
+    preferred = ppd_dir / "CUPS-PDF_opt.ppd"
+    if preferred.is_file():
+        return preferred
+    candidates = sorted(ppd_dir.glob("*.ppd")) if ppd_dir.is_dir() else []
+    if not candidates:
+        raise HarnessError("cupsd", f"no CUPS-PDF PPD under {ppd_dir} (package printer-driver-cups-pdf?)")
+    return candidates[0]
+
+
+class PrivateCups:
+    """Private cupsd on 127.0.0.1:<free port> with queue ``PDF`` (cups-pdf); context manager.
+
+    Attributes after start: ``server`` ("127.0.0.1:port"), ``env`` ({"CUPS_SERVER": server}),
+    ``output_dir`` (cups-pdf Out), ``anon_dir``, ``spool_dir`` (cupsd RequestRoot with the preserved
+    ``c*``/``d*`` job files), ``queue``, ``error_log``, ``cups_pdf_log``, ``startup_seconds``.
+    """
+
+    queue = "PDF"
+
+    def __init__(self, work_dir: Path, *, timeout: float = 15.0, log_level: str = "info") -> None:
+        self.work_dir = Path(work_dir).resolve()
+        self.timeout = timeout
+        self.log_level = log_level
+        self.server_root = self.work_dir / "cups"  # bound over /etc/cups in the namespace
+        self.spool_dir = self.server_root / "spool"
+        self.output_dir = self.server_root / "pdf" / "out"
+        self.anon_dir = self.server_root / "pdf" / "anon"
+        self.cups_pdf_spool = self.server_root / "pdf" / "spool"
+        self.log_dir = self.server_root / "log"
+        self.error_log = self.log_dir / "error_log"
+        self.cups_pdf_log = self.server_root / "pdf" / "log"
+        self.host = "127.0.0.1"
+        self.port: int | None = None
+        self.process: ManagedProcess | None = None
+        self._tools: dict[str, str] = {}
+        self.startup_seconds: float | None = None  # until cupsd listens
+        self.ready_seconds: float | None = None  # until the queue is configured and reported by lpstat
+
+    @property
+    def server(self) -> str:
+        if self.port is None:
+            raise HarnessError("cupsd", "private CUPS not started")
+        return f"{self.host}:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"CUPS_SERVER": self.server}
+
+    # -- configuration -----------------------------------------------------------------------------------
+
+    def _ns(self, real: Path) -> str:
+        """The namespace path (as cupsd/cups-pdf see it) of a real path below server_root."""
+        return f"{NS_ROOT}/{real.relative_to(self.server_root).as_posix()}"
+
+    def _write_config(self, port: int) -> None:
+        if self.server_root.exists():
+            shutil.rmtree(self.server_root)
+        # Copy the host's static files (mime rules, raw.types, ssl dir, ...) but none of its state.
+        shutil.copytree(HOST_CUPS_ETC, self.server_root, symlinks=True,
+                        ignore=lambda _dir, names: [n for n in names if n in _HOST_STATE])
+        root = self.server_root
+        for sub in (self.spool_dir / "tmp", root / "cache", root / "state", self.log_dir, root / "ppd",
+                    root / "ssl", self.cups_pdf_spool, self.cups_pdf_log):
+            sub.mkdir(parents=True, exist_ok=True)
+        for shared in (self.output_dir, self.anon_dir):
+            shared.mkdir(parents=True, exist_ok=True)
+            shared.chmod(0o1777)  # like /var/spool/cups-pdf/ANONYMOUS: a job user other than root may write
+        (self.server_root / "cupsd.conf").write_text(
+            f"""# generated by conformance.environment.cups: private, loopback only, no authentication
+LogLevel {self.log_level}
+Listen {self.host}:{port}
+Browsing No
+BrowseLocalProtocols none
+DefaultAuthType None
+WebInterface No
+PreserveJobFiles Yes
+PreserveJobHistory Yes
+ErrorPolicy abort-job
+DirtyCleanInterval 0
+<Location />
+  Order allow,deny
+  Allow from 127.0.0.1
+</Location>
+<Policy default>
+  JobPrivateAccess all
+  JobPrivateValues none
+  SubscriptionPrivateAccess all
+  SubscriptionPrivateValues none
+  <Limit All>
+    Order deny,allow
+  </Limit>
+</Policy>
+""",
+            encoding="utf-8",
+        )
+        (self.server_root / "cups-files.conf").write_text(
+            f"""# generated: every path lives below {self.server_root} (seen as {NS_ROOT} by cupsd)
+SystemGroup root
+FileDevice No
+AccessLog {self._ns(self.log_dir / "access_log")}
+ErrorLog {self._ns(self.error_log)}
+PageLog {self._ns(self.log_dir / "page_log")}
+CacheDir {self._ns(self.server_root / "cache")}
+StateDir {self._ns(self.server_root / "state")}
+RequestRoot {self._ns(self.spool_dir)}
+TempDir {self._ns(self.spool_dir / "tmp")}
+""",
+            encoding="utf-8",
+        )
+        # Without an explicit Spool, cups-pdf creates /var/spool/cups-pdf/SPOOL on the host (spike pitfall).
+        (self.server_root / "cups-pdf.conf").write_text(
+            f"""# generated: cups-pdf output for the private queue
+Out {self._ns(self.output_dir)}
+AnonDirName {self._ns(self.anon_dir)}
+Spool {self._ns(self.cups_pdf_spool)}
+Log {self._ns(self.cups_pdf_log)}
+LogType 3
+""",
+            encoding="utf-8",
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    def start(self) -> PrivateCups:
+        names = ("unshare", "mount", "cupsd", "lpadmin", "lpstat")
+        tools = self._tools = {name: require_tool(name, "cupsd") for name in names}
+        if os.geteuid() != 0:
+            raise HarnessError("cupsd", "a private CUPS needs root (unshare --mount + bind over /etc/cups)")
+        ppd = find_cups_pdf_ppd()
+        started = time.monotonic()
+        try:
+            for attempt in range(3):  # a free port can be taken between free_port() and cupsd's bind
+                port = free_port(self.host)
+                self._write_config(port)
+                proc = ManagedProcess(
+                    ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", _NS_SCRIPT,
+                     "sh", str(self.server_root), tools["cupsd"], tools["mount"]],
+                    component="cupsd",
+                    log_dir=self.work_dir / "logs",
+                    name="cupsd",
+                )
+                self.process, self.port = proc, port
+                try:
+                    listening = partial(port_accepts, self.host, port)
+                    proc.wait_until(listening, self.timeout, f"cupsd on port {port}")
+                except HarnessError:
+                    if proc.running or attempt == 2:
+                        raise
+                    proc.stop()  # exited early (lost the port?): try again with a new port
+                    continue
+                break
+            self.startup_seconds = time.monotonic() - started
+            self._add_queue(tools, ppd)
+            assert self.process is not None
+            self.process.wait_until(self._queue_ready, self.timeout, f"cups queue {self.queue}")
+            self.ready_seconds = time.monotonic() - started
+        except BaseException:
+            self.stop()  # includes KeyboardInterrupt: never leave a private cupsd behind
+            raise
+        return self
+
+    def _run(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(argv, env={**os.environ, **self.env}, capture_output=True, text=True,
+                              timeout=self.timeout, check=False)
+
+    def _add_queue(self, tools: dict[str, str], ppd: Path) -> None:
+        # lpadmin must talk to the private server: -h plus CUPS_SERVER (the host's cupsd is not involved).
+        for argv in (
+            [tools["lpadmin"], "-h", self.server, "-p", self.queue, "-E", "-v", "cups-pdf:/", "-P", str(ppd)],
+            [tools["lpadmin"], "-h", self.server, "-d", self.queue],
+        ):
+            result = self._run(argv)
+            if result.returncode != 0:
+                if self.process is not None:
+                    self.process.mark_failed()
+                raise HarnessError("cupsd", f"{' '.join(argv)} failed rc={result.returncode}: "
+                                            f"{result.stderr.strip()}; see {self.error_log}")
+
+    def _queue_ready(self) -> bool:
+        result = self._run([self._tools["lpstat"], "-h", self.server, "-p", self.queue])
+        return result.returncode == 0 and f"printer {self.queue} " in result.stdout
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.process is not None:
+            self.process.stop(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.running
+
+    def __enter__(self) -> PrivateCups:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc is not None and self.process is not None:
+            self.process.mark_failed()
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"PrivateCups(server={self.port and self.server}, work_dir={self.work_dir})"

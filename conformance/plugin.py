@@ -1,0 +1,429 @@
+"""The pytest plugin: options, markers, the fixture ladder, and result collection.
+
+Registered through the ``pytest11`` entry point, so an installed suite runs its cases with plain
+``pytest --pyargs conformance.cases --candidate PROFILE``. Fixture scopes, as in pytest-playwright:
+
+    run_dir, display, fixture_site, network_oracle, playwright  (session)
+      -> candidate (session, from --candidate) -> driver (session)
+        -> candidate_session, canary, evidence, oracles (function)
+
+A user who wants to change one rung overrides that fixture, nothing else. The plugin itself keeps no
+global state: everything of one run hangs on ``config.stash``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.errors import HarnessError, InputError
+from conformance.verdicts import CaseResult
+
+NOT_APPLICABLE = "not applicable: "
+RUN_KEY = pytest.StashKey["ConformanceRun"]()
+EVIDENCE_KEY = pytest.StashKey[list]()
+FIXTURE_HOSTS_TLS = ("internet.test", "lgwan.test", "evil.test")
+
+
+def not_applicable(reason: str) -> None:
+    """End a case as not applicable (a claim or the candidate's kind excludes it)."""
+    pytest.skip(NOT_APPLICABLE + reason)
+
+
+# -- options and markers ---------------------------------------------------------------------------
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conformance", "conformance suite (セキュアブラウザ / 画面転送)")
+    group.addoption("--candidate", default=None, help="candidate profile (TOML) to test")
+    group.addoption("--conformance-out", default=None, help="folder for conformance.json, evidence/, reports")
+    group.addoption("--conformance-progress", action="store_true", help="print one line per finished case")
+    group.addoption(
+        "--conformance-headless",
+        action="store_true",
+        help="run the candidate headless (debugging only: clipboard and print oracles need a display)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requirement(*ids): the catalog requirement IDs a case decides")
+    config.addinivalue_line("markers", "candidate_kind(*kinds): the candidate kinds a case applies to")
+    profile_path = config.getoption("--candidate", None)
+    if profile_path:
+        run = ConformanceRun(config, Path(profile_path))
+        config.stash[RUN_KEY] = run
+        config.pluginmanager.register(run, "conformance-run")
+
+
+class ConformanceRun:
+    """One run against one candidate: loads inputs, collects case results, writes the result."""
+
+    def __init__(self, config: pytest.Config, profile_path: Path) -> None:
+        from conformance.catalog import load_catalog
+        from conformance.drivers import validate_settings
+        from conformance.profile import load_profile
+
+        self.config = config
+        try:
+            self.catalog = load_catalog()
+            self.profile = load_profile(profile_path)
+            self.catalog.validate_claims(
+                self.profile.kind, self.profile.candidate.catalog_profiles, file=str(profile_path)
+            )
+            self.driver_settings = validate_settings(
+                self.profile.driver["name"], self.profile.driver, self.profile.base_dir, str(profile_path)
+            )
+        except InputError as exc:
+            raise pytest.UsageError(f"bad input / 入力エラー: {exc}") from None
+        out = config.getoption("--conformance-out")
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        self.out_dir = Path(out) if out else Path("reports") / f"{self.profile.name}-{stamp}"
+        self.out_dir = self.out_dir.resolve()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.work_dir = self.out_dir / "work"
+        self.progress = bool(config.getoption("--conformance-progress"))
+        self.headed = not config.getoption("--conformance-headless")
+        self.started = dt.datetime.now(dt.UTC)
+        self.results: dict[str, CaseResult] = {}
+        self.total = 0
+        self.done = 0
+
+    # -- collection --------------------------------------------------------------------------------
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        keep, drop = [], []
+        for item in items:
+            ids = requirement_ids(item)
+            if not ids and _is_case(item):
+                raise pytest.UsageError(f"{item.nodeid}: a conformance case must carry @pytest.mark.requirement")
+            kinds = [k for m in item.iter_markers("candidate_kind") for k in m.args]
+            if kinds and self.profile.kind not in kinds:
+                drop.append(item)
+                continue
+            unknown = [rid for rid in ids if rid not in self.catalog.requirements]
+            if unknown:
+                raise pytest.UsageError(f"{item.nodeid}: requirement IDs not in the catalog: {unknown}")
+            reasons = [self._applicability(rid) for rid in ids]
+            if ids and not any(ok for ok, _ in reasons):
+                item.add_marker(pytest.mark.skip(reason=NOT_APPLICABLE + reasons[0][1]))
+            keep.append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+        self.total = len(keep)
+
+    def _applicability(self, rid: str) -> tuple[bool, str]:
+        return self.catalog.applicability(
+            rid, self.profile.kind, self.profile.claims, self.profile.candidate.catalog_profiles
+        )
+
+    # -- results -----------------------------------------------------------------------------------
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+        outcome = yield
+        report: pytest.TestReport = outcome.get_result()
+        result = self.results.setdefault(
+            item.nodeid, CaseResult(item.nodeid, requirement_ids(item), "pass", title=case_title(item))
+        )
+        result.duration += report.duration
+        if report.when == "call" and report.passed:
+            oracle = item.funcargs.get("network_oracle") if hasattr(item, "funcargs") else None
+            if oracle is not None and not oracle.alive():  # proxy died: nothing it recorded can be trusted
+                result.outcome, result.message = "error", "[mitmproxy] the proxy stopped during the case"
+                return
+        if report.skipped:
+            reason = _skip_reason(report)
+            if reason.startswith(NOT_APPLICABLE):
+                result.outcome, result.message = "not_applicable", reason[len(NOT_APPLICABLE) :]
+            else:  # any other skip means the case did not decide: fail closed
+                result.outcome, result.message = "error", f"skipped: {reason}"
+        elif report.failed:
+            excinfo = call.excinfo
+            if report.when == "call" and excinfo is not None and excinfo.errisinstance(AssertionError):
+                result.outcome, result.message = "fail", _first_lines(str(excinfo.value))
+            elif result.outcome != "fail":  # a teardown error never hides an observed failure
+                result.outcome = "error"
+                result.message = f"{report.when}: {_describe(excinfo)}"
+        result.evidence = list(item.stash.get(EVIDENCE_KEY, []))
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        self.done += 1
+        result = self.results.get(nodeid)
+        if not self.progress or result is None:
+            return
+        mark = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "not_applicable": "N/A"}[result.outcome]
+        line = f"[{self.done:>3}/{self.total}] {mark:<5} {','.join(result.requirement_ids):<14} {result.title}"
+        if result.outcome in ("fail", "error") and result.message:
+            line += f"\n          -> {result.message.splitlines()[0][:160]}"
+        print(line, flush=True)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        from conformance import report
+
+        self.finished = dt.datetime.now(dt.UTC)
+        document = report.write_run(self)
+        self.document = document
+        if self.work_dir.exists() and not self.config.getoption("--basetemp", None):
+            shutil.rmtree(self.work_dir, ignore_errors=True)  # profiles and keys of the run: not evidence
+
+
+def _is_case(item: pytest.Item) -> bool:
+    module = getattr(getattr(item, "module", None), "__name__", "")
+    return module.startswith("conformance.cases")
+
+
+def requirement_ids(item: pytest.Item) -> list[str]:
+    return [rid for marker in item.iter_markers("requirement") for rid in marker.args]
+
+
+def case_title(item: pytest.Item) -> str:
+    doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
+    first = doc.strip().splitlines()[0] if doc.strip() else item.name
+    param = getattr(getattr(item, "callspec", None), "id", None)
+    return f"{first} [{param}]" if param else first
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def _describe(excinfo: pytest.ExceptionInfo[BaseException] | None) -> str:
+    if excinfo is None:
+        return "unknown error"
+    if isinstance(excinfo.value, HarnessError):
+        return str(excinfo.value)
+    return f"{excinfo.type.__name__}: {_first_lines(str(excinfo.value))}"
+
+
+def _first_lines(text: str, lines: int = 6) -> str:
+    return "\n".join(text.strip().splitlines()[:lines])
+
+
+# -- fixtures --------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def conformance_run(request: pytest.FixtureRequest) -> ConformanceRun:
+    run = request.config.stash.get(RUN_KEY, None)
+    if run is None:
+        raise pytest.UsageError("conformance cases need --candidate PROFILE.toml")
+    return run
+
+
+@pytest.fixture(scope="session")
+def candidate(conformance_run: ConformanceRun) -> Any:
+    return conformance_run.profile
+
+
+@pytest.fixture(scope="session")
+def run_dir(conformance_run: ConformanceRun) -> Path:
+    conformance_run.work_dir.mkdir(parents=True, exist_ok=True)
+    return conformance_run.work_dir
+
+
+@pytest.fixture(scope="session")
+def display(conformance_run: ConformanceRun) -> Iterator[Any]:
+    from conformance.environment.display import Display
+
+    if not conformance_run.headed:
+        yield None
+        return
+    with Display() as screen:
+        yield screen
+
+
+@pytest.fixture(scope="session")
+def fixture_site(run_dir: Path) -> Iterator[Any]:
+    from conformance.environment.fixture_site import FixtureSite
+
+    with FixtureSite(run_dir / "tls") as site:
+        yield site
+
+
+@pytest.fixture(scope="session")
+def network_oracle(run_dir: Path, fixture_site: Any) -> Iterator[Any]:
+    from conformance.environment.fixture_site import ROGUE_HOST
+    from conformance.oracles.network import NetworkOracle
+
+    with NetworkOracle(run_dir / "mitmproxy", fixture_site.site_ca.cert_path) as oracle:
+        for host in FIXTURE_HOSTS_TLS:
+            oracle.route(host, 443, ("127.0.0.1", fixture_site.ports["tls"]))
+        oracle.route(ROGUE_HOST, 443, ("127.0.0.1", fixture_site.ports["rogue"]), passthrough=True)
+        _network_positive_control(oracle)
+        yield oracle
+
+
+def _network_positive_control(oracle: Any) -> None:
+    """Prove the oracle sees a request with a body before any case relies on it not seeing one."""
+    import requests
+
+    token = secrets.token_hex(8)
+    proxies = {"https": oracle.proxy_url}
+    try:
+        requests.post(
+            f"https://internet.test/sink/positive-control?t={token}",
+            data=f"control={token}",
+            proxies=proxies,
+            verify=str(oracle.ca_cert_path),
+            timeout=10,
+        )
+    except requests.RequestException as exc:
+        raise HarnessError("mitmproxy", f"positive control request failed: {exc}") from exc
+    seen = [r for r in oracle.records() if token.encode() in r.request_body]
+    if not seen:
+        raise HarnessError("mitmproxy", "positive control: the proxy did not record a request body")
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="session")
+def private_cups(run_dir: Path) -> Iterator[Any]:
+    """A private CUPS with a cups-pdf queue. Its failure is kept, not raised, so that only the cases
+    that need a printer end in error; the candidate then sees no printer at all."""
+    from conformance.environment.cups import PrivateCups
+
+    try:
+        with PrivateCups(run_dir / "cups") as cups:
+            yield cups
+    except HarnessError as exc:
+        yield exc
+
+
+@pytest.fixture(scope="session")
+def driver(
+    conformance_run: ConformanceRun,
+    run_dir: Path,
+    network_oracle: Any,
+    display: Any,
+    playwright: Any,
+    private_cups: Any,
+) -> Iterator[Any]:
+    from conformance.drivers import driver_class
+    from conformance.drivers.base import DriverContext
+
+    env: dict[str, str] = {}
+    if display is not None:
+        env.update(display.env)
+    env["CUPS_SERVER"] = private_cups.server if not isinstance(private_cups, HarnessError) else "127.0.0.1:9"
+    context = DriverContext(
+        run_dir=run_dir,
+        proxy_url=network_oracle.proxy_url,
+        proxy_spki=network_oracle.spki,
+        env=env,
+        playwright=playwright,
+        headed=conformance_run.headed,
+    )
+    profile = conformance_run.profile
+    instance = driver_class(profile.driver["name"])(conformance_run.driver_settings, context)
+    instance.start()
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+@pytest.fixture
+def candidate_session(driver: Any) -> Iterator[Any]:
+    with driver.session() as session:
+        yield session
+
+
+@pytest.fixture
+def canary(request: pytest.FixtureRequest) -> str:
+    from conformance.detectors import make_canary
+
+    label = re.sub(r"[^A-Z0-9]", "", request.node.name.upper())[:10] or "CASE"
+    return make_canary(label)
+
+
+class Evidence:
+    """Files a person can check, kept under ``evidence/<case>/`` and attached to the Allure report."""
+
+    def __init__(self, out_dir: Path, item: pytest.Item) -> None:
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", item.nodeid.split("::", 1)[-1])[:120]
+        self.out_dir = out_dir
+        self.folder = out_dir / "evidence" / slug
+        self.item = item
+        self.paths: list[str] = item.stash.setdefault(EVIDENCE_KEY, [])
+
+    def _register(self, path: Path, name: str) -> Path:
+        import allure
+
+        self.paths.append(str(path.relative_to(self.out_dir)))
+        allure.attach.file(str(path), name=name, attachment_type=_attachment_type(path))
+        return path
+
+    def path(self, name: str) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return self.folder / name
+
+    def file(self, source: Path, name: str | None = None) -> Path:
+        target = self.path(name or source.name)
+        shutil.copyfile(source, target)
+        return self._register(target, target.name)
+
+    def text(self, name: str, content: str) -> Path:
+        target = self.path(name)
+        target.write_text(content, encoding="utf-8")
+        return self._register(target, name)
+
+    def json(self, name: str, data: Any) -> Path:
+        import json
+
+        return self.text(name, json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+    def screenshot(self, session: Any, name: str = "screen.png") -> Path | None:
+        shot = session.screenshot(self.path(name))
+        return self._register(shot, name) if shot else None
+
+
+def _attachment_type(path: Path) -> Any:
+    import allure
+
+    return {
+        ".png": allure.attachment_type.PNG,
+        ".json": allure.attachment_type.JSON,
+        ".txt": allure.attachment_type.TEXT,
+        ".jsonl": allure.attachment_type.TEXT,
+        ".html": allure.attachment_type.HTML,
+    }.get(path.suffix.lower())
+
+
+@pytest.fixture
+def evidence(conformance_run: ConformanceRun, request: pytest.FixtureRequest) -> Evidence:
+    return Evidence(conformance_run.out_dir, request.node)
+
+
+@pytest.fixture(autouse=True)
+def _conformance_labels(request: pytest.FixtureRequest) -> None:
+    """Requirement ID, channel, severity and candidate as Allure labels, from the catalog (no drift)."""
+    run = request.config.stash.get(RUN_KEY, None)
+    ids = requirement_ids(request.node)
+    if run is None or not ids:
+        return
+    import allure
+
+    first = run.catalog.requirements[ids[0]]
+    severity = {"must": "critical", "should": "normal", "optional": "minor"}[first.level]
+    allure.dynamic.parent_suite(f"{run.profile.name} ({run.profile.kind})")
+    allure.dynamic.suite(first.family)
+    allure.dynamic.feature(first.family)
+    allure.dynamic.severity(allure.severity_level(severity))
+    allure.dynamic.title(f"{' '.join(ids)} {first.title('ja')} / {case_title(request.node)}")
+    for rid in ids:
+        allure.dynamic.label("requirement", rid)
+        allure.dynamic.link(f"../catalog.html#{rid}", name=f"{rid} (catalog {run.catalog.version})")
+

@@ -1,0 +1,212 @@
+"""Write what a run decided: ``conformance.json``, ``report.html``, ``catalog.html`` and the Allure
+environment. Reads result data and the catalog only; knows nothing of drivers or oracles."""
+
+from __future__ import annotations
+
+import html
+import importlib.metadata
+import json
+import platform
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from conformance import __version__
+from conformance.verdicts import aggregate, counts, exit_code
+
+SCHEMA = "lgwan-conformance/result-v1"
+VERDICT_LABELS = {
+    "pass": ("適合", "pass"),
+    "fail": ("不適合", "fail"),
+    "error": ("判定不能", "error"),
+    "not_applicable": ("対象外", "not applicable"),
+    "manual": ("要証跡", "manual"),
+    "not_tested": ("未試験", "not tested"),
+}
+LEVEL_LABELS = {"must": ("必須", "must"), "should": ("推奨", "should"), "optional": ("オプション", "optional")}
+EXIT_MEANING = {
+    0: ("全ての必須要件に適合", "every applicable must-level requirement passed"),
+    1: ("必須要件に不適合あり", "a must-level requirement failed"),
+    3: ("判定できない必須要件あり", "some must-level requirements could not be decided"),
+}
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def build_document(run: Any) -> dict[str, Any]:
+    profile, catalog = run.profile, run.catalog
+    verdicts = aggregate(
+        catalog, profile.kind, profile.claims, profile.candidate.catalog_profiles, run.results.values()
+    )
+    return {
+        "schema": SCHEMA,
+        "suite": {
+            "name": "lgwan-conformance",
+            "version": __version__,
+            "catalog_version": catalog.version,
+            "catalog_sha256": catalog.sha256,
+        },
+        "candidate": {
+            "name": profile.name,
+            "vendor": profile.candidate.vendor,
+            "version": profile.candidate.version,
+            "kind": profile.kind,
+            "profile_path": str(profile.path),
+            "profile_sha256": profile.sha256,
+            "catalog_profiles": profile.candidate.catalog_profiles,
+            "claims": profile.claims,
+        },
+        "started": run.started.isoformat(timespec="seconds"),
+        "finished": run.finished.isoformat(timespec="seconds"),
+        "duration_s": round((run.finished - run.started).total_seconds(), 1),
+        "environment": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "playwright": _version("playwright"),
+            "mitmproxy": _version("mitmproxy"),
+            "pytest": _version("pytest"),
+        },
+        "summary": {"counts": counts(verdicts), "exit_code": exit_code(verdicts)},
+        "requirements": {rid: verdict.to_json() for rid, verdict in verdicts.items()},
+    }
+
+
+def write_run(run: Any) -> dict[str, Any]:
+    from conformance.catalog.render import render_html
+
+    document = build_document(run)
+    out: Path = run.out_dir
+    (out / "conformance.json").write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
+    (out / "catalog.html").write_text(render_html(run.catalog), encoding="utf-8")
+    (out / "report.html").write_text(render_report_html(document, run.catalog), encoding="utf-8")
+    allure_dir = out / "allure-results"
+    if allure_dir.is_dir():
+        write_allure_environment(allure_dir, document)
+    return document
+
+
+def write_allure_environment(allure_dir: Path, document: dict[str, Any]) -> None:
+    suite, candidate = document["suite"], document["candidate"]
+    lines = {
+        "suite.version": suite["version"],
+        "catalog.version": suite["catalog_version"],
+        "catalog.sha256": suite["catalog_sha256"],
+        "candidate.name": candidate["name"],
+        "candidate.vendor": candidate["vendor"],
+        "candidate.version": candidate["version"],
+        "candidate.kind": candidate["kind"],
+        "candidate.profile_sha256": candidate["profile_sha256"],
+        **{f"env.{k}": v for k, v in document["environment"].items()},
+    }
+    text = "".join(f"{key}={str(value).replace(chr(10), ' ')}\n" for key, value in lines.items())
+    (allure_dir / "environment.properties").write_text(text, encoding="utf-8")
+    categories = [
+        {"name": "不適合 / product failed a requirement", "matchedStatuses": ["failed"]},
+        {"name": "判定不能 / harness could not decide", "matchedStatuses": ["broken"]},
+    ]
+    (allure_dir / "categories.json").write_text(json.dumps(categories, ensure_ascii=False), encoding="utf-8")
+
+
+# -- terminal summary ------------------------------------------------------------------------------
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - _width(text))
+
+
+def render_summary(document: dict[str, Any], catalog: Any) -> str:
+    """A bilingual table of verdicts, must-level first, for the terminal."""
+    rows = []
+    for rid, entry in document["requirements"].items():
+        requirement = catalog.requirements.get(rid)
+        title = requirement.title("ja") if requirement else ""
+        ja, en = VERDICT_LABELS[entry["verdict"]]
+        level_ja, level_en = LEVEL_LABELS[entry["level"]]
+        rows.append((rid, f"{level_ja}/{level_en}", f"{ja}/{en}", title))
+    order = {"fail": 0, "error": 1, "not_tested": 2, "pass": 3, "manual": 4, "not_applicable": 5}
+    rows.sort(key=lambda r: (order[document["requirements"][r[0]]["verdict"]], r[0]))
+    headers = ("ID", "水準/level", "判定/verdict", "要件/requirement")
+    widths = [max(_width(row[i]) for row in [headers, *rows]) for i in range(3)]
+    lines = ["  ".join(_pad(h, w) for h, w in zip(headers[:3], widths, strict=True)) + "  " + headers[3]]
+    lines.append("-" * (sum(widths) + 30))
+    lines += ["  ".join(_pad(c, w) for c, w in zip(row[:3], widths, strict=True)) + "  " + row[3] for row in rows]
+    candidate, summary = document["candidate"], document["summary"]
+    tally = ", ".join(f"{VERDICT_LABELS[k][0]}/{VERDICT_LABELS[k][1]} {v}" for k, v in summary["counts"].items() if v)
+    ja, en = EXIT_MEANING[summary["exit_code"]]
+    lines += [
+        "",
+        f"候補 / candidate: {candidate['name']} ({candidate['kind']}, {candidate['vendor']} {candidate['version']})",
+        f"集計 / totals: {tally}",
+        f"結果 / result: {ja} / {en} (exit {summary['exit_code']})",
+    ]
+    return "\n".join(lines)
+
+
+# -- HTML report -----------------------------------------------------------------------------------
+_CSS = """
+body{font-family:"Noto Sans CJK JP","Noto Sans",system-ui,sans-serif;margin:0;color:#1d2430;background:#f6f7f9}
+header{background:#17324d;color:#fff;padding:18px 28px}header h1{margin:0;font-size:22px}
+header p{margin:4px 0 0;opacity:.85}main{padding:20px 28px}
+.cards{display:flex;gap:12px;flex-wrap:wrap;margin-bottom:18px}
+.card{background:#fff;border-radius:8px;padding:12px 16px;min-width:110px;box-shadow:0 1px 3px #0002}
+.card b{display:block;font-size:26px}
+table{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 3px #0002;border-radius:8px}
+th,td{text-align:left;padding:8px 10px;border-bottom:1px solid #e6e8ec;vertical-align:top;font-size:14px}
+th{background:#eef1f5}.v{display:inline-block;padding:2px 8px;border-radius:10px;font-weight:600;font-size:12px}
+.pass{background:#d8f3dc;color:#1b5e20}.fail{background:#fddede;color:#8b0000}.error{background:#fff1c2;color:#7a4f00}
+.not_applicable{background:#eceff1;color:#455a64}.manual{background:#e3e7fd;color:#283593}
+.not_tested{background:#ffe0b2;color:#8d4b00}details{margin:4px 0}code{font-size:12px}
+.result{font-size:18px;font-weight:700;margin:8px 0 16px}small{color:#5b6573}
+"""
+
+
+def render_report_html(document: dict[str, Any], catalog: Any) -> str:
+    esc = html.escape
+    candidate, suite, summary = document["candidate"], document["suite"], document["summary"]
+    cards = "".join(
+        f'<div class="card"><span class="v {k}">{esc(VERDICT_LABELS[k][0])} / {esc(VERDICT_LABELS[k][1])}</span>'
+        f"<b>{v}</b></div>"
+        for k, v in summary["counts"].items()
+    )
+    ja, en = EXIT_MEANING[summary["exit_code"]]
+    rows = []
+    for rid, entry in document["requirements"].items():
+        requirement = catalog.requirements.get(rid)
+        verdict = entry["verdict"]
+        cases = []
+        for case in entry["cases"]:
+            links = " ".join(f'<a href="{esc(p)}">{esc(Path(p).name)}</a>' for p in case["evidence"])
+            message = f"<pre>{esc(case['message'])}</pre>" if case["message"] else ""
+            cases.append(
+                f'<details><summary><span class="v {case["outcome"]}">{esc(case["outcome"])}</span> '
+                f"{esc(case['title'])}</summary><small><code>{esc(case['nodeid'])}</code></small>{message}"
+                f"<div>{links}</div></details>"
+            )
+        title = f"{esc(requirement.title('ja'))}<br><small>{esc(requirement.title('en'))}</small>" if requirement else ""
+        level = LEVEL_LABELS[entry["level"]]
+        rows.append(
+            f'<tr id="{esc(rid)}"><td><a href="catalog.html#{esc(rid)}">{esc(rid)}</a></td><td>{title}</td>'
+            f"<td>{esc(level[0])}<br><small>{esc(level[1])}</small></td>"
+            f'<td><span class="v {verdict}">{esc(VERDICT_LABELS[verdict][0])}</span><br>'
+            f"<small>{esc(VERDICT_LABELS[verdict][1])}</small></td>"
+            f"<td><small>{esc(entry['reason'])}</small>{''.join(cases)}</td></tr>"
+        )
+    return f"""<!doctype html><html lang="ja"><head><meta charset="utf-8">
+<title>適合性試験結果 / Conformance result: {esc(candidate['name'])}</title><style>{_CSS}</style></head><body>
+<header><h1>適合性試験結果 / Conformance result — {esc(candidate['name'])}</h1>
+<p>{esc(candidate['vendor'])} {esc(candidate['version'])} · {esc(candidate['kind'])} ·
+catalog {esc(suite['catalog_version'])} <small>sha256 {esc(suite['catalog_sha256'][:16])}…</small> ·
+suite {esc(suite['version'])} · {esc(document['started'])} → {esc(document['finished'])}</p></header>
+<main><div class="result">{esc(ja)} / {esc(en)} (exit {summary['exit_code']})</div>
+<div class="cards">{cards}</div>
+<table><tr><th>ID</th><th>要件 / requirement</th><th>水準 / level</th><th>判定 / verdict</th>
+<th>根拠・試験 / reason and cases</th></tr>{''.join(rows)}</table>
+<p><small>profile sha256 {esc(candidate['profile_sha256'])} · <a href="conformance.json">conformance.json</a> ·
+<a href="junit.xml">junit.xml</a> · <a href="allure-report/index.html">Allure</a></small></p></main></body></html>"""

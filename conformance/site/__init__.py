@@ -1,0 +1,1 @@
+"""Fixture web content: probe pages (static files in ``pages/``) and generated downloads."""
