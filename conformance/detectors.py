@@ -31,6 +31,10 @@ import json
 import re
 import secrets
 import tomllib
+import unicodedata
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -262,10 +266,462 @@ def encodings(text: str) -> dict[str, bytes]:
         "json": json.dumps(text, ensure_ascii=True)[1:-1].encode("ascii"),
         "json-u-all": _json_u_all(text).encode("ascii"),
     }
-    try:
+    with suppress(UnicodeEncodeError):
         forms["latin-1"] = text.encode("latin-1")
-    except UnicodeEncodeError:
-        pass
     return forms
 
 
+# --------------------------------------------------------------------------------------------------
+# Scanning
+# --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Hit:
+    """One finding.
+
+    ``encoding`` is the chain of layers it was seen through: "plain" if none, else e.g. "url", "base64",
+    "utf-16le", "fullwidth", or "base64+url" (outermost first). For canaries found in one of the forms
+    of ``encodings()`` the form name is the last step ("html-dec", "base64url", ...). ``offset`` is the
+    position in the input (bytes for bytes input, characters for str input) of the match, or of the
+    encoded region (escape, base64 token, UTF-16 run) holding it.
+    """
+
+    kind: str  # "canary" | "mynumber" | "corporate-number"
+    value: str  # the canary, or the number's 12/13 digits
+    matched: str  # as seen (decoded layer text), at most 80 characters
+    encoding: str
+    offset: int
+
+
+_MAX_CHAIN = 4  # nested layers per hit, e.g. base64 > url > url > json
+_MAX_STEP = {"url": 2, "json": 2, "html": 2, "base64": 2}
+_MATCHED_MAX = 80
+
+# A run of >= 12 ASCII digits joined by single separators, from a real run start. It starts with a
+# plain character class (not a lookbehind) so the regex engine can skip ahead quickly: ~6x faster.
+_RUN_RE = re.compile(r"[0-9](?<![0-9][0-9])(?<![0-9][-. ][0-9])(?=(?:[-. ]?[0-9]){11})[0-9]*(?:[-. ][0-9]+)*")
+_SPLIT_RE = re.compile(r"([-. ])")
+_SHORT_GROUP = 5  # groups of 1-5 digits can form a grouped number; longer ones stand alone
+# Group-length shapes looked for inside longer grouped runs (the usual ways to write the numbers).
+_WINDOWS_CORP = re.compile(r"(?=(1444|445))")
+_WINDOWS_MY = re.compile(r"(?=444)")
+
+_URL_TRIGGER = re.compile(r"%[0-9A-Fa-f]{2}|[0-9]\+[0-9]")
+# "+" is a space only where it matters (between digits: quote_plus of "1234 5678 9018"); decoding every
+# "+" would shred base64 text for nothing.
+_URL_ESC = re.compile(r"(?:%[0-9A-Fa-f]{2})+|(?<=[0-9])\+(?=[0-9])")
+_JSON_ESC = re.compile(r"(?:\\u[0-9A-Fa-f]{4})+|\\/")
+_HTML_ESC = re.compile(r"(?:&#(?:[0-9]{1,7}|[xX][0-9A-Fa-f]{1,6});)+")
+_HTML_ONE = re.compile(r"&#(?:([0-9]{1,7})|[xX]([0-9A-Fa-f]{1,6}));")
+# Base64/base64url tokens, >= 12 chars on the first line; MIME line wrapping is followed.
+_B64_RE = re.compile(r"[A-Za-z0-9+/_-]{12,}(?:\r?\n[A-Za-z0-9+/_-]{4,})*={0,2}")
+_B64_STRIP = re.compile(r"[\r\n=]")
+_B64_TO_STD = str.maketrans("-_", "+/")
+# UTF-16 text runs of >= 8 code units: ASCII, full-width forms and the ideographic space.
+_U16LE_RE = re.compile(rb"(?:[\t\n\r\x20-\x7e]\x00|[\x01-\x5e]\xff|\x00\x30){8,}")
+_U16BE_RE = re.compile(rb"(?:\x00[\t\n\r\x20-\x7e]|\xff[\x01-\x5e]|\x30\x00){8,}")
+# Dash look-alikes that NFKC leaves alone but people and IMEs put between digit groups.
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\uff70"
+_FOLD_CACHE: dict[str, str | None] = {}
+_CLASS_CACHE: dict[frozenset[int], re.Pattern[str]] = {}
+
+
+def _fold_char(c: str) -> str | None:
+    """The single ASCII character NFKC folds ``c`` to (１→1, －→-, U+3000→space), or a dash, else None."""
+    folded = _FOLD_CACHE.get(c, "")
+    if folded != "":
+        return folded
+    if c in _DASHES:
+        folded = "-"
+    else:
+        n = unicodedata.normalize("NFKC", c)
+        folded = n if len(n) == 1 and n.isascii() and n != c else None
+    _FOLD_CACHE[c] = folded
+    return folded
+
+
+def _fold(text: str) -> tuple[str, list[int]]:
+    """NFKC-fold the characters that become one ASCII character, keeping the length (so offsets stay
+    valid); also return the positions that changed."""
+    if text.isascii():
+        return text, []
+    table: dict[int, str] = {}
+    for c in set(text):
+        if not c.isascii() and (f := _fold_char(c)) is not None:
+            table[ord(c)] = f
+    if not table:
+        return text, []
+    key = frozenset(table)
+    pattern = _CLASS_CACHE.get(key)
+    if pattern is None:
+        if len(_CLASS_CACHE) > 64:
+            _CLASS_CACHE.clear()
+        pattern = re.compile("[" + "".join(re.escape(chr(cp)) for cp in sorted(table)) + "]")
+        _CLASS_CACHE[key] = pattern
+    return text.translate(table), [m.start() for m in pattern.finditer(text)]
+
+
+def _overlaps(positions: list[int], start: int, end: int) -> bool:
+    i = bisect_left(positions, start)
+    return i < len(positions) and positions[i] < end
+
+
+class _Layer:
+    """One view of the input: the root, or a decoding of part of a parent layer.
+
+    A "partial" layer (URL, JSON, HTML unescaping) copies most of its parent verbatim; a hit there
+    counts only if it touches a decoded span, so plain text is not reported again as "url". Whole
+    layers (root, a base64 token, a UTF-16 run) are new content throughout.
+    """
+
+    __slots__ = ("anchor", "chain", "in_e", "in_s", "mode", "out_e", "out_s", "parent", "raw", "text")
+
+    def __init__(self, text: str, raw: bytes | None, chain: tuple[str, ...], parent: _Layer | None,
+                 mode: str, anchor: int = 0) -> None:
+        self.text = text
+        self.raw = raw  # the bytes behind ``text`` (root bytes input, base64 token), else None
+        self.chain = chain
+        self.parent = parent
+        self.mode = mode  # "root" | "partial" | "token" | "utf16"
+        self.anchor = anchor  # token: start in the parent's text; utf16: start in the parent's raw
+        # partial: decoded spans here (out) and the escapes they came from in the parent (in)
+        self.out_s: list[int] = []
+        self.out_e: list[int] = []
+        self.in_s: list[int] = []
+        self.in_e: list[int] = []
+
+    def touches_decoded(self, start: int, end: int) -> bool:
+        if self.mode != "partial":
+            return True
+        i = bisect_right(self.out_s, end - 1) - 1
+        return i >= 0 and self.out_e[i] > start
+
+    def to_root(self, pos: int) -> tuple[int, bool]:
+        """Root position of a text position here; the flag says it is an index into the root *text*."""
+        if self.parent is None:
+            return pos, True
+        if self.mode == "token":
+            return self.parent.to_root(self.anchor)
+        if self.mode == "utf16":
+            return self.parent.raw_to_root(self.anchor + 2 * pos)
+        i = bisect_right(self.out_s, pos) - 1
+        if i < 0:
+            return self.parent.to_root(pos)
+        if pos < self.out_e[i]:
+            return self.parent.to_root(self.in_s[i])
+        return self.parent.to_root(self.in_e[i] + pos - self.out_e[i])
+
+    def raw_to_root(self, pos: int) -> tuple[int, bool]:
+        if self.parent is None:
+            return pos, False
+        return self.parent.to_root(self.anchor)  # only root and base64 token layers carry raw bytes
+
+
+def _unescape_layer(layer: _Layer, pattern: re.Pattern[str], decode: Callable[[str], str],
+                    step: str) -> _Layer:
+    text = layer.text
+    child = _Layer("", None, (*layer.chain, step), layer, "partial")
+    pieces: list[str] = []
+    last = out = 0
+    for m in pattern.finditer(text):
+        literal = text[last:m.start()]
+        replacement = decode(m.group())
+        pieces.append(literal)
+        pieces.append(replacement)
+        out += len(literal)
+        child.out_s.append(out)
+        out += len(replacement)
+        child.out_e.append(out)
+        child.in_s.append(m.start())
+        child.in_e.append(m.end())
+        last = m.end()
+    pieces.append(text[last:])
+    child.text = "".join(pieces)
+    return child
+
+
+def _url_unescape(s: str) -> str:
+    if s == "+":
+        return " "
+    return bytes.fromhex(s.replace("%", "")).decode("utf-8", "surrogateescape")
+
+
+def _json_unescape(s: str) -> str:
+    if s == "\\/":
+        return "/"
+    # Decoding the code units as UTF-16 joins surrogate pairs (\ud83d\ude00) into one character.
+    return bytes.fromhex(s.replace("\\u", "")).decode("utf-16-be", "surrogatepass")
+
+
+def _html_unescape(s: str) -> str:
+    out = []
+    for dec, hexa in _HTML_ONE.findall(s):
+        cp = int(dec) if dec else int(hexa, 16)
+        out.append(chr(cp) if cp <= 0x10FFFF else "\ufffd")
+    return "".join(out)
+
+
+def _b64_decode(token: str) -> bytes | None:
+    compact = _B64_STRIP.sub("", token).translate(_B64_TO_STD)
+    if len(compact) % 4 == 1:
+        compact = compact[:-1]  # a lone trailing character cannot encode a byte
+    compact += "=" * (-len(compact) % 4)
+    try:
+        return base64.b64decode(compact)
+    except ValueError:
+        return None
+
+
+def _utf16_runs(raw: bytes) -> Iterator[tuple[str, int, str]]:
+    """(step, start, text) for UTF-16 runs. ASCII-only UTF-16 reads the same in both byte orders one
+    byte apart; both readings are yielded and ``scan`` keeps the little-endian one of such a pair."""
+    if b"\x00" not in raw and b"\xff" not in raw:
+        return
+    for step, pattern, codec in (("utf-16le", _U16LE_RE, "utf-16-le"), ("utf-16be", _U16BE_RE, "utf-16-be")):
+        for m in pattern.finditer(raw):
+            yield step, m.start(), m.group().decode(codec, "replace")
+
+
+def _is_ipv4(groups: list[str], sep: str) -> bool:
+    # 192.168.100.200 has 12 digits; dotted quads are everywhere in traffic and are not numbers here.
+    return sep == "." and len(groups) == 4 and all(len(g) <= 3 and int(g) <= 255 for g in groups)
+
+
+@dataclass
+class _Found:
+    kind: str
+    value: str
+    matched: str
+    chain: tuple[str, ...]
+    pos: int
+    is_text_pos: bool
+
+
+class _Scanner:
+    def __init__(self, canaries: Sequence[str]) -> None:
+        self.found: list[_Found] = []
+        self.raw_forms: list[tuple[str, str, bytes]] = []  # (canary, step, form)
+        self.text_forms: list[tuple[str, str, str]] = []  # same, folded like the text searched
+        for canary in canaries:
+            if not isinstance(canary, str) or not canary:
+                raise ValueError(f"canaries must be non-empty strings, got {canary!r}")
+            seen: set[bytes] = set()
+            for name, form in encodings(canary).items():
+                if form in seen:
+                    continue  # e.g. an ASCII canary's URL form is the canary itself
+                seen.add(form)
+                step = "" if name == "utf-8" else name
+                self.raw_forms.append((canary, step, form))
+                try:
+                    self.text_forms.append((canary, step, _fold(form.decode("utf-8"))[0]))
+                except UnicodeDecodeError:
+                    continue  # cannot appear as such in decoded text (e.g. UTF-16 of kana)
+
+    # -- recording ---------------------------------------------------------------------------------
+
+    def add(self, layer: _Layer, kind: str, value: str, start: int, end: int, steps: tuple[str, ...],
+            raw: bool = False) -> None:
+        if raw and layer.raw is not None:
+            step = steps[-1] if steps else ""
+            codec = step if step in ("utf-16le", "utf-16be", "latin-1") else "utf-8"
+            matched = layer.raw[start:end].decode(codec, "backslashreplace")
+            pos, is_text = layer.raw_to_root(start)
+        else:
+            matched = layer.text[start:end]
+            pos, is_text = layer.to_root(start)
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in matched[:_MATCHED_MAX])
+        self.found.append(_Found(kind, value, shown[:_MATCHED_MAX], layer.chain + steps, pos, is_text))
+
+    def report(self, layer: _Layer, kind: str, value: str, start: int, end: int, fpos: list[int],
+               step: str = "") -> bool:
+        if not layer.touches_decoded(start, end):
+            return False
+        steps = ("fullwidth",) if _overlaps(fpos, start, end) else ()
+        self.add(layer, kind, value, start, end, steps + ((step,) if step else ()))
+        return True
+
+    # -- layers ------------------------------------------------------------------------------------
+
+    def scan_layer(self, layer: _Layer) -> None:
+        folded, fpos = _fold(layer.text)
+        self.find_numbers(layer, folded, fpos)
+        self.find_canaries(layer, folded, fpos)
+        if len(layer.chain) < _MAX_CHAIN:
+            self.descend(layer)
+
+    def descend(self, layer: _Layer) -> None:
+        chain, text = layer.chain, layer.text
+
+        def allowed(step: str) -> bool:
+            return chain.count(step) < _MAX_STEP[step]
+
+        if allowed("url") and _URL_TRIGGER.search(text):
+            self.scan_layer(_unescape_layer(layer, _URL_ESC, _url_unescape, "url"))
+        if allowed("json") and _JSON_ESC.search(text):
+            self.scan_layer(_unescape_layer(layer, _JSON_ESC, _json_unescape, "json"))
+        if allowed("html") and _HTML_ESC.search(text):
+            self.scan_layer(_unescape_layer(layer, _HTML_ESC, _html_unescape, "html"))
+        if allowed("base64"):
+            for m in _B64_RE.finditer(text):
+                token = m.group()
+                if token.isdigit() or not layer.touches_decoded(m.start(), m.end()):
+                    continue  # digit runs are numbers; verbatim copies were decoded in the parent
+                data = _b64_decode(token)
+                if data:
+                    self.scan_layer(_Layer(data.decode("utf-8", "surrogateescape"), data,
+                                           (*chain, "base64"), layer, "token", m.start()))
+        if layer.raw is not None and "utf-16le" not in chain and "utf-16be" not in chain:
+            for step, start, decoded in _utf16_runs(layer.raw):
+                self.scan_layer(_Layer(decoded, None, (*chain, step), layer, "utf16", start))
+
+    # -- numbers -----------------------------------------------------------------------------------
+
+    def number(self, layer: _Layer, digits: str, start: int, end: int, fpos: list[int]) -> bool:
+        """Report ``digits`` if it is a valid number; return validity (whether reported or not)."""
+        if len(digits) == 12 and is_valid_mynumber(digits):
+            self.report(layer, "mynumber", digits, start, end, fpos)
+            return True
+        if len(digits) == 13 and is_valid_corporate_number(digits):
+            self.report(layer, "corporate-number", digits, start, end, fpos)
+            return True
+        return False
+
+    def find_numbers(self, layer: _Layer, folded: str, fpos: list[int]) -> None:
+        for m in _RUN_RE.finditer(folded):
+            run = m.group()
+            if run.isdigit():
+                if len(run) in (12, 13):
+                    self.number(layer, run, m.start(), m.end(), fpos)
+                continue
+            parts = _SPLIT_RE.split(run)
+            spans: list[tuple[int, int]] = []
+            pos = m.start()
+            for i, part in enumerate(parts):
+                if i % 2 == 0:
+                    spans.append((pos, pos + len(part)))
+                pos += len(part)
+            seps = parts[1::2]  # seps[k] joins groups k and k+1
+            # Segments: consecutive short groups joined by one and the same separator character.
+            # Neighbouring segments share their boundary group; a long group stands alone.
+            cur: list[int] = []
+            cur_sep = ""
+            for k, (a, b) in enumerate(spans):
+                if b - a > _SHORT_GROUP:
+                    if b - a in (12, 13):
+                        self.number(layer, folded[a:b], a, b, fpos)
+                    self.segment(layer, folded, [spans[i] for i in cur], cur_sep, fpos)
+                    cur, cur_sep = [], ""
+                elif not cur or not cur_sep or seps[k - 1] == cur_sep:
+                    cur_sep = seps[k - 1] if cur else ""
+                    cur.append(k)
+                else:
+                    self.segment(layer, folded, [spans[i] for i in cur], cur_sep, fpos)
+                    cur, cur_sep = [k - 1, k], seps[k - 1]
+            self.segment(layer, folded, [spans[i] for i in cur], cur_sep, fpos)
+
+    def segment(self, layer: _Layer, folded: str, spans: list[tuple[int, int]], sep: str,
+                fpos: list[int]) -> None:
+        """A grouped run: the whole run is read first; only if it is not a valid number are the
+        usual groupings (4-4-4; 1-4-4-4 and 4-4-5) looked for inside it."""
+        if len(spans) < 2:
+            return
+        groups = [folded[a:b] for a, b in spans]
+        total = sum(len(g) for g in groups)
+        if total in (12, 13):
+            if _is_ipv4(groups, sep):
+                return
+            if self.number(layer, "".join(groups), spans[0][0], spans[-1][1], fpos):
+                return
+        if total <= 12:
+            return
+        shape = "".join(str(len(g)) for g in groups)
+        taken: list[tuple[int, int]] = []
+        for w in _WINDOWS_CORP.finditer(shape):
+            i, n = w.start(), len(w.group(1))
+            start, end = spans[i][0], spans[i + n - 1][1]
+            if self.number(layer, "".join(groups[i:i + n]), start, end, fpos):
+                taken.append((start, end))
+        for w in _WINDOWS_MY.finditer(shape):
+            i = w.start()
+            start, end = spans[i][0], spans[i + 2][1]
+            if not any(a <= start and end <= b for a, b in taken):  # the longer reading wins
+                self.number(layer, "".join(groups[i:i + 3]), start, end, fpos)
+
+    # -- canaries ----------------------------------------------------------------------------------
+
+    def find_canaries(self, layer: _Layer, folded: str, fpos: list[int]) -> None:
+        if layer.raw is not None:
+            for canary, step, form in self.raw_forms:
+                i = layer.raw.find(form)
+                if i >= 0:
+                    self.add(layer, "canary", canary, i, i + len(form), (step,) if step else (), raw=True)
+            if not fpos:
+                return
+        for canary, step, form in self.text_forms:
+            i = folded.find(form)
+            while i >= 0:
+                end = i + len(form)
+                # In a raw layer the bytes search already saw every unfolded occurrence.
+                if (layer.raw is None or _overlaps(fpos, i, end)) and \
+                        self.report(layer, "canary", canary, i, end, fpos, step):
+                    break
+                i = folded.find(form, i + 1)
+
+
+def _text_to_byte_offsets(text: str, positions: set[int]) -> dict[int, int]:
+    if text.isascii():
+        return {p: p for p in positions}
+    result: dict[int, int] = {}
+    last_char = last_byte = 0
+    for p in sorted(positions):
+        last_byte += len(text[last_char:p].encode("utf-8", "surrogateescape"))
+        last_char = p
+        result[p] = last_byte
+    return result
+
+
+def scan(data: bytes | str, canaries: Sequence[str] = ()) -> list[Hit]:
+    """Find ``canaries`` and check-digit-valid 個人番号 / 法人番号 in ``data``, through encoding layers.
+
+    Layers: URL percent-decoding (up to twice), base64/base64url tokens (>= 12 chars, MIME-wrapped
+    too, up to twice), JSON \\u escapes, HTML numeric entities, UTF-16LE/BE runs (bytes input, and
+    bytes decoded from base64), and NFKC folding of full-width digits, hyphens and spaces. A str is
+    scanned as text; bytes are read as UTF-8 (undecodable bytes kept as they are).
+
+    One hit per (kind, value, encoding), at its first offset, sorted by offset. One occurrence seen
+    through several paths is reported once, through the shortest. See the module docstring for the
+    rule on grouped and overlapping numbers.
+    """
+    scanner = _Scanner(canaries)
+    if isinstance(data, str):
+        root = _Layer(data, None, (), None, "root")
+    else:
+        raw = bytes(data)
+        root = _Layer(raw.decode("utf-8", "surrogateescape"), raw, (), None, "root")
+    scanner.scan_layer(root)
+
+    found = scanner.found
+    if root.raw is not None:
+        offsets = _text_to_byte_offsets(root.text, {f.pos for f in found if f.is_text_pos})
+        for f in found:
+            if f.is_text_pos:
+                f.pos, f.is_text_pos = offsets[f.pos], False
+
+    # The same occurrence reached through several paths: keep the shortest chain (first on a tie).
+    best: dict[tuple[str, str, int], _Found] = {}
+    for f in found:
+        key = (f.kind, f.value, f.pos)
+        if key not in best or len(f.chain) < len(best[key].chain):
+            best[key] = f
+    kept = list(best.values())
+    # ASCII UTF-16 read in both byte orders one byte apart is one occurrence: keep little-endian.
+    le = {(f.kind, f.value, f.pos, f.chain) for f in kept if "utf-16le" in f.chain}
+    kept = [f for f in kept if "utf-16be" not in f.chain or not any(
+        (f.kind, f.value, f.pos + d, tuple("utf-16le" if s == "utf-16be" else s for s in f.chain)) in le
+        for d in (-1, 1))]
+
+    hits: dict[tuple[str, str, str], Hit] = {}
+    for f in sorted(kept, key=lambda f: (f.pos, len(f.chain))):
+        label = "+".join(f.chain) or "plain"
+        hits.setdefault((f.kind, f.value, label), Hit(f.kind, f.value, f.matched, label, f.pos))
+    return sorted(hits.values(), key=lambda h: (h.offset, h.kind, h.value, h.encoding))

@@ -427,3 +427,39 @@ def _conformance_labels(request: pytest.FixtureRequest) -> None:
         allure.dynamic.label("requirement", rid)
         allure.dynamic.link(f"../catalog.html#{rid}", name=f"{rid} (catalog {run.catalog.version})")
 
+
+
+# -- channel oracles (function scope: each proves itself before a case relies on it) ---------------
+@pytest.fixture
+def clipboard_oracle(display: Any) -> Any:
+    """The X selections of the candidate's display, after a positive control on this display."""
+    from conformance.detectors import make_canary
+    from conformance.oracles.clipboard import ClipboardOracle
+
+    if display is None:
+        raise HarnessError("Xvfb", "the clipboard oracle needs a display; do not run headless")
+    oracle = ClipboardOracle(display.env)
+    for selection in ("clipboard", "primary"):
+        oracle.positive_control(make_canary("CONTROL"), selection)
+        oracle.clear(selection)
+    return oracle
+
+
+@pytest.fixture(scope="session")
+def _printer_oracle_session(private_cups: Any) -> Any:
+    from conformance.detectors import make_canary
+    from conformance.oracles.printer import PrinterOracle
+
+    if isinstance(private_cups, HarnessError):
+        raise private_cups
+    oracle = PrinterOracle(private_cups)
+    oracle.positive_control(make_canary("PRINTCONTROL"))
+    return oracle
+
+
+@pytest.fixture
+def printer_oracle(_printer_oracle_session: Any, private_cups: Any) -> Any:
+    """The private CUPS spool and cups-pdf output: proven once per run with an ``lp`` job."""
+    if not private_cups.running():
+        raise HarnessError("cupsd", "the private CUPS stopped during the run")
+    return _printer_oracle_session
