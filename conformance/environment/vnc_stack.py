@@ -402,6 +402,8 @@ class VncStack:
         self.clipboard_flags: tuple[str, ...] = CLIPBOARD_FLAGS[self.server][self.clipboard]
         self._start_url_for = start_url_for
         self._remote_ready = remote_ready
+        # (component, pid) of every process ever started, for diagnostics and leak checks.
+        self.started: list[tuple[str, int]] = []
         self._procs: dict[str, _Proc] = {}
         self._xclips: dict[str, _Proc] = {}
         self._started = False
@@ -548,6 +550,7 @@ class VncStack:
                pass_fds: Sequence[int] = ()) -> _Proc:
         proc = _Proc(component, argv, self.log_path(component), env=env, pass_fds=pass_fds)
         self._procs[component] = proc
+        self.started.append((component, proc.pid))
         return proc
 
     def _error(self, component: str, reason: str) -> HarnessError:
@@ -738,6 +741,7 @@ class VncStack:
                                selection, "-i", "-quiet"], self.log_path("xclip"),
                      env=self.remote_display_env, stdin_data=text.encode("utf-8"))
         self._xclips[selection] = proc
+        self.started.append(("xclip", proc.pid))
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.remote_clipboard(selection) == text:

@@ -187,9 +187,10 @@ def test_clipboard_without_xclip_is_a_harness_error(
     assert info.value.component == "xclip"
 
 
-def test_clipboard_on_unreachable_display_is_a_harness_error() -> None:
+def test_clipboard_on_unreachable_display_is_a_harness_error(tmp_path: Path) -> None:
     number = next(n for n in range(199, 90, -1) if not Path(f"/tmp/.X11-unix/X{n}").exists())
-    oracle = ClipboardOracle({"DISPLAY": f":{number}"})
+    # log_dir: the failed xclip's log is kept as evidence; keep it out of /tmp.
+    oracle = ClipboardOracle({"DISPLAY": f":{number}"}, log_dir=tmp_path)
     with pytest.raises(HarnessError):
         oracle.read()
     with pytest.raises(HarnessError):

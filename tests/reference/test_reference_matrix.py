@@ -1,0 +1,82 @@
+"""The reference matrix: the real suite against the bundled reference candidates, end to end.
+
+Each reference is run once per test session through the real CLI (`conformance run`, real Chromium,
+mitmproxy, Xvfb, CUPS, VNC). The expected verdicts live in ``expected/<channel>.toml``, one file per
+channel: every check must FAIL on the reference that is open on that channel and PASS on the hardened
+one. Evidence must exist for every failing case.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CANDIDATES = ROOT / "fixtures" / "candidates"
+EXPECTED_DIR = Path(__file__).parent / "expected"
+
+
+def expected_verdicts() -> dict[str, dict[str, str]]:
+    merged: dict[str, dict[str, str]] = {}
+    for path in sorted(EXPECTED_DIR.glob("*.toml")):
+        for candidate, table in tomllib.loads(path.read_text(encoding="utf-8")).items():
+            merged.setdefault(candidate, {}).update(table)
+    return merged
+
+
+EXPECTED = expected_verdicts()
+CASES = [(c, rid, v) for c, table in sorted(EXPECTED.items()) for rid, v in sorted(table.items())]
+
+
+@pytest.fixture(scope="session")
+def reference_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Run every reference candidate named in the expectations, once; return their conformance.json."""
+    out = tmp_path_factory.mktemp("reference-runs")
+    runs: dict[str, dict[str, Any]] = {}
+    for name in sorted(EXPECTED):
+        target = out / name
+        proc = subprocess.run(
+            [sys.executable, "-m", "conformance.cli", "run", "--candidate", str(CANDIDATES / f"{name}.toml"),
+             "--out", str(target)],
+            capture_output=True, text=True, timeout=1200,
+        )  # fmt: skip
+        print(proc.stdout[-6000:], proc.stderr[-3000:], sep="\n")
+        assert proc.returncode in (0, 1, 3), f"{name}: conformance run exited {proc.returncode}\n{proc.stderr}"
+        document = json.loads((target / "conformance.json").read_text(encoding="utf-8"))
+        document["_dir"] = str(target)
+        document["_exit"] = proc.returncode
+        runs[name] = document
+    return runs
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize(("candidate", "requirement", "verdict"), CASES)
+def test_reference_verdict(reference_runs: dict[str, dict[str, Any]], candidate: str, requirement: str,
+                           verdict: str) -> None:
+    entry = reference_runs[candidate]["requirements"][requirement]
+    messages = [f"{c['outcome']}: {c['message'][:300]}" for c in entry["cases"]]
+    assert entry["verdict"] == verdict, f"{candidate} {requirement}: {entry['reason']}\n" + "\n".join(messages)
+    if verdict == "fail":  # a failure a person cannot check is not evidence
+        failing = [c for c in entry["cases"] if c["outcome"] == "fail"]
+        assert failing and all(c["evidence"] for c in failing)
+        run_dir = Path(reference_runs[candidate]["_dir"])
+        assert all((run_dir / p).is_file() for c in failing for p in c["evidence"])
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("candidate", sorted(EXPECTED))
+def test_result_document_names_its_inputs(reference_runs: dict[str, dict[str, Any]], candidate: str) -> None:
+    document = reference_runs[candidate]
+    assert document["candidate"]["name"] == candidate
+    assert len(document["suite"]["catalog_sha256"]) == 64
+    assert len(document["candidate"]["profile_sha256"]) == 64
+    assert document["started"] <= document["finished"]
+    run_dir = Path(document["_dir"])
+    for name in ("junit.xml", "report.html", "catalog.html", "allure-results/environment.properties"):
+        assert (run_dir / name).is_file(), name
