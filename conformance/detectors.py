@@ -8,20 +8,23 @@ Pure Python, no third-party imports. Everything a case needs to decide "did this
 * ``encodings()`` (the forms a value takes on the wire) and ``scan()`` (finds canaries and check-digit
   valid numbers through URL, base64, JSON, HTML, UTF-16 and full-width layers).
 
-Number overlap rule used by ``scan()``:
+Number rule used by ``scan()`` (boundaries and overlaps):
 
 1. Contiguous digits are never split. A candidate is a whole run of exactly 12 (個人番号) or 13
-   (法人番号) ASCII digits with no digit on either side, so the last 12 digits of a 13-digit run are
-   never reported as a 個人番号, and 12 digits inside a longer run are never reported at all.
-2. Grouped writing ("1234-5678-9018", "7-1234-5678-9012", "1234 5678 9018") is read in runs of groups
-   joined by ONE separator character, the same one throughout ("-", " " or "."; full-width and dash
-   variants are mapped by the full-width layer). A candidate is any window of whole groups holding
-   12 or 13 digits. Every window with a valid check digit is reported, so in the rare case where a
-   grouped 13-digit 法人番号 contains a group-aligned 12-digit window that is itself a valid 個人番号
-   (e.g. "1-1234-5678-9018"), BOTH are reported: the writing is ambiguous, and missing a planted
-   個人番号 (a false pass) is worse than an extra hit.
-3. Only check-digit-valid numbers are hits. About 1 in 11 random 12-digit strings (1 in 9 for 13
-   digits) pass, so cases should compare ``Hit.value`` with the numbers they planted.
+   (法人番号) ASCII digits with no digit on either side: the last 12 digits of a 13-digit run are
+   never a 個人番号, and 12 digits inside a longer run are never reported at all.
+2. Grouped writing ("1234-5678-9018", "1234 5678 9018", "1234.5678.9018", "7-1234-5678-9012",
+   "7123-4567-89012") is a run of short groups (1-5 digits) joined by one and the same separator
+   character ("-", " " or "."; full-width and dash look-alikes are folded first). The WHOLE run is
+   read first: 12 digits -> 個人番号, 13 -> 法人番号. The longer reading wins: "1-1234-5678-9018" is the
+   valid 法人番号 1123456789018 only, even though 123456789018 is also a valid 個人番号.
+3. Only when the whole grouped run is not a valid number (it is longer, or its check digit fails) are
+   the usual groupings looked for inside it: 1-4-4-4 and 4-4-5 (法人番号), then 4-4-4 (個人番号) unless
+   inside a valid 法人番号 window. So "No. 5 1234 5678 9018" still yields 123456789018.
+4. A run changing separator splits there ("5 1234-5678-9018" -> "1234-5678-9018"); a group of six or
+   more digits stands alone under rule 1; a dotted quad of 1-3 digit groups <= 255 is an IPv4 address.
+5. Only check-digit-valid numbers are hits. About 1 in 11 random 12-digit strings (1 in 9 for 13
+   digits) pass, so cases must compare ``Hit.value`` with the numbers they planted.
 """
 
 from __future__ import annotations
@@ -306,20 +309,21 @@ _SHORT_GROUP = 5  # groups of 1-5 digits can form a grouped number; longer ones 
 _WINDOWS_CORP = re.compile(r"(?=(1444|445))")
 _WINDOWS_MY = re.compile(r"(?=444)")
 
-_URL_TRIGGER = re.compile(r"%[0-9A-Fa-f]{2}|[0-9]\+[0-9]")
-# "+" is a space only where it matters (between digits: quote_plus of "1234 5678 9018"); decoding every
-# "+" would shred base64 text for nothing.
-_URL_ESC = re.compile(r"(?:%[0-9A-Fa-f]{2})+|(?<=[0-9])\+(?=[0-9])")
+# "+" is a space only where it matters, in digit groups outside base64 (quote_plus of "1234 5678 9018");
+# decoding every "+" would shred base64 text for nothing.
+_URL_ESC = re.compile(r"(?:%[0-9A-Fa-f]{2})+|(?<![A-Za-z0-9+/])[0-9]+(?:\+[0-9]+)+(?![A-Za-z0-9+/=])")
 _JSON_ESC = re.compile(r"(?:\\u[0-9A-Fa-f]{4})+|\\/")
 _HTML_ESC = re.compile(r"(?:&#(?:[0-9]{1,7}|[xX][0-9A-Fa-f]{1,6});)+")
+# Characters a partial region extends over at its edges: base64/URL tokens and digit groups.
+_EXTEND_RE = re.compile(r"(?:[A-Za-z0-9+/_=%.-]|(?<=[0-9]) (?=[0-9]))*")
 _HTML_ONE = re.compile(r"&#(?:([0-9]{1,7})|[xX]([0-9A-Fa-f]{1,6}));")
 # Base64/base64url tokens, >= 12 chars on the first line; MIME line wrapping is followed.
 _B64_RE = re.compile(r"[A-Za-z0-9+/_-]{12,}(?:\r?\n[A-Za-z0-9+/_-]{4,})*={0,2}")
 _B64_STRIP = re.compile(r"[\r\n=]")
 _B64_TO_STD = str.maketrans("-_", "+/")
-# UTF-16 text runs of >= 8 code units: ASCII, full-width forms and the ideographic space.
-_U16LE_RE = re.compile(rb"(?:[\t\n\r\x20-\x7e]\x00|[\x01-\x5e]\xff|\x00\x30){8,}")
-_U16BE_RE = re.compile(rb"(?:\x00[\t\n\r\x20-\x7e]|\xff[\x01-\x5e]|\x30\x00){8,}")
+# UTF-16 text runs of >= 8 code units: ASCII, full-width forms, the ideographic space and "ー".
+_U16LE_RE = re.compile(rb"(?:[\t\n\r\x20-\x7e]\x00|[\x01-\x5e]\xff|\x00\x30|\xfc\x30){8,}")
+_U16BE_RE = re.compile(rb"(?:\x00[\t\n\r\x20-\x7e]|\xff[\x01-\x5e]|\x30\x00|\x30\xfc){8,}")
 # NFKC folding, restricted to what can hide a number or an ASCII canary: full-width ASCII (０-９, Ａ-Ｚ,
 # －, ．, ％ ...), the ideographic and other spaces, plus dash look-alikes that NFKC leaves alone but
 # people and IMEs put between digit groups (ー, −, ‐ ...). All fold to ONE ASCII character, so offsets
@@ -375,7 +379,7 @@ class _Layer:
         self.chain = chain
         self.parent = parent
         self.mode = mode  # "root" | "partial" | "token" | "utf16"
-        self.anchor = anchor  # token: start in the parent's text; utf16: start in the parent's raw
+        self.anchor = anchor  # start in the parent: text (partial, token) or raw bytes (utf16)
         # partial: decoded spans here (out) and the escapes they came from in the parent (in)
         self.out_s: list[int] = []
         self.out_e: list[int] = []
@@ -398,7 +402,7 @@ class _Layer:
             return self.parent.raw_to_root(self.anchor + 2 * pos)
         i = bisect_right(self.out_s, pos) - 1
         if i < 0:
-            return self.parent.to_root(pos)
+            return self.parent.to_root(self.anchor + pos)
         if pos < self.out_e[i]:
             return self.parent.to_root(self.in_s[i])
         return self.parent.to_root(self.in_e[i] + pos - self.out_e[i])
@@ -409,32 +413,66 @@ class _Layer:
         return self.parent.to_root(self.anchor)  # only root and base64 token layers carry raw bytes
 
 
-def _unescape_layer(layer: _Layer, pattern: re.Pattern[str], decode: Callable[[str], str],
-                    step: str) -> _Layer:
+def _unescaped_regions(layer: _Layer, pattern: re.Pattern[str], decode: Callable[[str], str], step: str,
+                       margin: int) -> Iterator[_Layer]:
+    """Partial child layers: each region of ``layer.text`` around a cluster of escapes, unescaped.
+
+    Decoding only near escapes keeps a binary buffer with a few stray "%41" from being copied whole.
+    A region reaches ``margin`` characters past its escapes (the longest canary form), then on over
+    digit runs and base64/URL token characters, so numbers and tokens are never cut at its edge.
+    """
     text = layer.text
-    child = _Layer("", None, (*layer.chain, step), layer, "partial")
-    pieces: list[str] = []
-    last = out = 0
-    for m in pattern.finditer(text):
-        literal = text[last:m.start()]
-        replacement = decode(m.group())
-        pieces.append(literal)
-        pieces.append(replacement)
-        out += len(literal)
-        child.out_s.append(out)
-        out += len(replacement)
-        child.out_e.append(out)
-        child.in_s.append(m.start())
-        child.in_e.append(m.end())
-        last = m.end()
-    pieces.append(text[last:])
-    child.text = "".join(pieces)
-    return child
+    matches = list(pattern.finditer(text))
+    if not matches:
+        return
+    n = len(text)
+    reverse = ""
+    regions: list[list[int]] = []  # [start, end, first match, last match]
+    for k, m in enumerate(matches):
+        if regions and m.start() - regions[-1][1] <= margin:
+            regions[-1][1], regions[-1][3] = m.end(), k
+        else:
+            regions.append([m.start(), m.end(), k, k])
+    merged: list[list[int]] = []
+    for start, end, first, last in regions:
+        if merged and start - margin <= merged[-1][1]:
+            # Already inside the previous region's reach: extend that one (to the right only).
+            if end + margin > merged[-1][1]:
+                merged[-1][1] = _EXTEND_RE.match(text, min(n, end + margin)).end()  # type: ignore[union-attr]
+            merged[-1][3] = last
+            continue
+        end = _EXTEND_RE.match(text, min(n, end + margin)).end()  # type: ignore[union-attr]
+        reverse = reverse or text[::-1]
+        start = n - _EXTEND_RE.match(reverse, n - max(0, start - margin)).end()  # type: ignore[union-attr]
+        if merged and start <= merged[-1][1]:
+            merged[-1][1], merged[-1][3] = max(merged[-1][1], end), last
+        else:
+            merged.append([start, end, first, last])
+    for start, end, first, last in merged:
+        child = _Layer("", None, (*layer.chain, step), layer, "partial", anchor=start)
+        pieces: list[str] = []
+        copied = start
+        out = 0
+        for m in matches[first:last + 1]:
+            literal = text[copied:m.start()]
+            replacement = decode(m.group())
+            pieces.append(literal)
+            pieces.append(replacement)
+            out += len(literal)
+            child.out_s.append(out)
+            out += len(replacement)
+            child.out_e.append(out)
+            child.in_s.append(m.start())
+            child.in_e.append(m.end())
+            copied = m.end()
+        pieces.append(text[copied:end])
+        child.text = "".join(pieces)
+        yield child
 
 
 def _url_unescape(s: str) -> str:
-    if s == "+":
-        return " "
+    if s[0] != "%":
+        return s.replace("+", " ")
     return bytes.fromhex(s.replace("%", "")).decode("utf-8", "surrogateescape")
 
 
@@ -451,6 +489,14 @@ def _html_unescape(s: str) -> str:
         cp = int(dec) if dec else int(hexa, 16)
         out.append(chr(cp) if cp <= 0x10FFFF else "\ufffd")
     return "".join(out)
+
+
+# (step, a substring every escape contains, pattern, decoder); the substring test is a cheap pre-check.
+_UNESCAPERS: tuple[tuple[str, tuple[str, ...], re.Pattern[str], Callable[[str], str]], ...] = (
+    ("url", ("%", "+"), _URL_ESC, _url_unescape),
+    ("json", ("\\",), _JSON_ESC, _json_unescape),
+    ("html", ("&#",), _HTML_ESC, _html_unescape),
+)
 
 
 def _b64_decode(token: str) -> bytes | None:
@@ -479,6 +525,14 @@ def _is_ipv4(groups: list[str], sep: str) -> bool:
     return sep == "." and len(groups) == 4 and all(len(g) <= 3 and int(g) <= 255 for g in groups)
 
 
+def _show(c: str) -> str:
+    # Controls, lone surrogates (undecodable bytes) and line separators are escaped; the ideographic
+    # space and other visible characters are shown as they are.
+    if c == " " or unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+        return c
+    return repr(c)[1:-1]
+
+
 @dataclass
 class _Found:
     kind: str
@@ -494,6 +548,7 @@ class _Scanner:
         self.found: list[_Found] = []
         self.raw_forms: list[tuple[str, str, bytes]] = []  # (canary, step, form)
         self.text_forms: list[tuple[str, str, str]] = []  # same, folded like the text searched
+        self.margin = 64  # context kept around escapes; at least the longest canary form
         for canary in canaries:
             if not isinstance(canary, str) or not canary:
                 raise ValueError(f"canaries must be non-empty strings, got {canary!r}")
@@ -504,6 +559,7 @@ class _Scanner:
                 seen.add(form)
                 step = "" if name == "utf-8" else name
                 self.raw_forms.append((canary, step, form))
+                self.margin = max(self.margin, len(form))
                 try:
                     self.text_forms.append((canary, step, _fold(form.decode("utf-8"))[0]))
                 except UnicodeDecodeError:
@@ -521,7 +577,7 @@ class _Scanner:
         else:
             matched = layer.text[start:end]
             pos, is_text = layer.to_root(start)
-        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in matched[:_MATCHED_MAX])
+        shown = "".join(_show(c) for c in matched[:_MATCHED_MAX])
         self.found.append(_Found(kind, value, shown[:_MATCHED_MAX], layer.chain + steps, pos, is_text))
 
     def report(self, layer: _Layer, kind: str, value: str, start: int, end: int, fpos: list[int],
@@ -547,12 +603,10 @@ class _Scanner:
         def allowed(step: str) -> bool:
             return chain.count(step) < _MAX_STEP[step]
 
-        if allowed("url") and _URL_TRIGGER.search(text):
-            self.scan_layer(_unescape_layer(layer, _URL_ESC, _url_unescape, "url"))
-        if allowed("json") and _JSON_ESC.search(text):
-            self.scan_layer(_unescape_layer(layer, _JSON_ESC, _json_unescape, "json"))
-        if allowed("html") and _HTML_ESC.search(text):
-            self.scan_layer(_unescape_layer(layer, _HTML_ESC, _html_unescape, "html"))
+        for step, hints, pattern, decode in _UNESCAPERS:
+            if allowed(step) and any(h in text for h in hints):
+                for child in _unescaped_regions(layer, pattern, decode, step, self.margin):
+                    self.scan_layer(child)
         if allowed("base64"):
             for m in _B64_RE.finditer(text):
                 token = m.group()

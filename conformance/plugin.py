@@ -108,6 +108,7 @@ class ConformanceRun:
             unknown = [rid for rid in ids if rid not in self.catalog.requirements]
             if unknown:
                 raise pytest.UsageError(f"{item.nodeid}: requirement IDs not in the catalog: {unknown}")
+            self._label(item, ids)
             reasons = [self._applicability(rid) for rid in ids]
             if ids and not any(ok for ok, _ in reasons):
                 item.add_marker(pytest.mark.skip(reason=NOT_APPLICABLE + reasons[0][1]))
@@ -117,10 +118,39 @@ class ConformanceRun:
         items[:] = keep
         self.total = len(keep)
 
+    def _label(self, item: pytest.Item, ids: list[str]) -> None:
+        """Requirement ID, channel, severity and candidate as Allure labels, from the catalog (no drift).
+        Added as markers at collection so that skipped (not applicable) cases carry them too."""
+        if not ids:
+            return
+        import allure
+
+        first = self.catalog.requirements[ids[0]]
+        severity = {"must": "critical", "should": "normal", "optional": "minor"}[first.level]
+        marks = [
+            allure.parent_suite(f"{self.profile.name} ({self.profile.kind})"),
+            allure.suite(first.family),
+            allure.feature(first.family),
+            allure.severity(allure.severity_level(severity)),
+        ]
+        for rid in ids:
+            marks.append(allure.label("requirement", rid))
+            marks.append(allure.link(f"../catalog.html#{rid}", name=f"{rid} (catalog {self.catalog.version})"))
+        for mark in marks:
+            item.add_marker(mark)
+
     def _applicability(self, rid: str) -> tuple[bool, str]:
         return self.catalog.applicability(
             rid, self.profile.kind, self.profile.claims, self.profile.candidate.catalog_profiles
         )
+
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        # allure-pytest sets the test name after setup, so the readable title is given here, in the call.
+        ids = requirement_ids(item)
+        if ids:
+            import allure
+
+            allure.dynamic.title(f"{' '.join(ids)} {case_title(item)}")
 
     # -- results -----------------------------------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True)
@@ -405,28 +435,6 @@ def _attachment_type(path: Path) -> Any:
 @pytest.fixture
 def evidence(conformance_run: ConformanceRun, request: pytest.FixtureRequest) -> Evidence:
     return Evidence(conformance_run.out_dir, request.node)
-
-
-@pytest.fixture(autouse=True)
-def _conformance_labels(request: pytest.FixtureRequest) -> None:
-    """Requirement ID, channel, severity and candidate as Allure labels, from the catalog (no drift)."""
-    run = request.config.stash.get(RUN_KEY, None)
-    ids = requirement_ids(request.node)
-    if run is None or not ids:
-        return
-    import allure
-
-    first = run.catalog.requirements[ids[0]]
-    severity = {"must": "critical", "should": "normal", "optional": "minor"}[first.level]
-    allure.dynamic.parent_suite(f"{run.profile.name} ({run.profile.kind})")
-    allure.dynamic.suite(first.family)
-    allure.dynamic.feature(first.family)
-    allure.dynamic.severity(allure.severity_level(severity))
-    allure.dynamic.title(f"{' '.join(ids)} {first.title('ja')} / {case_title(request.node)}")
-    for rid in ids:
-        allure.dynamic.label("requirement", rid)
-        allure.dynamic.link(f"../catalog.html#{rid}", name=f"{rid} (catalog {run.catalog.version})")
-
 
 
 # -- channel oracles (function scope: each proves itself before a case relies on it) ---------------

@@ -125,6 +125,8 @@ def render_summary(document: dict[str, Any], catalog: Any) -> str:
     """A bilingual table of verdicts, must-level first, for the terminal."""
     rows = []
     for rid, entry in document["requirements"].items():
+        if entry["verdict"] == "not_applicable":
+            continue  # counted in the totals; listed with reasons in report.html
         requirement = catalog.requirements.get(rid)
         title = requirement.title("ja") if requirement else ""
         ja, en = VERDICT_LABELS[entry["verdict"]]
@@ -176,10 +178,11 @@ def render_report_html(document: dict[str, Any], catalog: Any) -> str:
         for k, v in summary["counts"].items()
     )
     ja, en = EXIT_MEANING[summary["exit_code"]]
-    rows = []
+    rows, hidden = [], []
     for rid, entry in document["requirements"].items():
         requirement = catalog.requirements.get(rid)
         verdict = entry["verdict"]
+        target = hidden if verdict == "not_applicable" else rows
         cases = []
         for case in entry["cases"]:
             links = " ".join(f'<a href="{esc(p)}">{esc(Path(p).name)}</a>' for p in case["evidence"])
@@ -191,7 +194,7 @@ def render_report_html(document: dict[str, Any], catalog: Any) -> str:
             )
         title = f"{esc(requirement.title('ja'))}<br><small>{esc(requirement.title('en'))}</small>" if requirement else ""
         level = LEVEL_LABELS[entry["level"]]
-        rows.append(
+        target.append(
             f'<tr id="{esc(rid)}"><td><a href="catalog.html#{esc(rid)}">{esc(rid)}</a></td><td>{title}</td>'
             f"<td>{esc(level[0])}<br><small>{esc(level[1])}</small></td>"
             f'<td><span class="v {verdict}">{esc(VERDICT_LABELS[verdict][0])}</span><br>'
@@ -208,5 +211,7 @@ suite {esc(suite['version'])} · {esc(document['started'])} → {esc(document['f
 <div class="cards">{cards}</div>
 <table><tr><th>ID</th><th>要件 / requirement</th><th>水準 / level</th><th>判定 / verdict</th>
 <th>根拠・試験 / reason and cases</th></tr>{''.join(rows)}</table>
+<details><summary>対象外の要件 {len(hidden)} 件 / {len(hidden)} requirements not applicable to this candidate</summary>
+<table>{''.join(hidden)}</table></details>
 <p><small>profile sha256 {esc(candidate['profile_sha256'])} · <a href="conformance.json">conformance.json</a> ·
 <a href="junit.xml">junit.xml</a> · <a href="allure-report/index.html">Allure</a></small></p></main></body></html>"""

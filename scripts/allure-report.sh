@@ -7,7 +7,7 @@ cat > "$run/allurerc.mjs" <<CFG
 export default {
   name: "適合性試験 / Conformance",
   output: "$run/allure-report",
-  plugins: { awesome: { options: { reportLanguage: "ja", singleFile: false } } },
+  plugins: { awesome: { options: { reportLanguage: "ja", singleFile: false, groupBy: ["parentSuite", "suite"] } } },
 };
 CFG
 (cd "$run" && "$OLDPWD/tools/allure/node_modules/.bin/allure" generate --config allurerc.mjs allure-results >/dev/null)

@@ -49,29 +49,45 @@ def start_download(session: Any, site: Any, trigger: str, canary: str) -> Any:
     raise HarnessError("fixture-site", f"the '{trigger}' download never started; nothing was tested")
 
 
-def landed_files(roots: list[Path], before: files.FileSnapshot, canary: str) -> list[files.FileHit]:
-    """New or changed files under ``roots`` that carry the canary, polled until SETTLE_SECONDS."""
+def _is_temporary(path: Path) -> bool:
+    return path.name.startswith(".org.chromium.") or path.suffix == ".crdownload"
+
+
+def landed_files(roots: list[Path], before: files.FileSnapshot, canary: str) -> tuple[list[Path], list[Path]]:
+    """(landed, transient): files carrying the canary that are on disk at the end of the settle time,
+    and files that carried it for a moment and were deleted again (a browser that blocks a download
+    after the response started writes, then removes, a temporary file)."""
     deadline = time.monotonic() + SETTLE_SECONDS
+    seen: set[Path] = set()
     while True:
         change = files.diff(before, files.snapshot(roots))
-        hits = files.scan_for_text([*change.created, *change.modified], [canary])
-        if hits or time.monotonic() >= deadline:
-            return hits
+        hits = {Path(h.path) for h in files.scan_for_text([*change.created, *change.modified], [canary])}
+        seen |= hits
+        # A finished download (not a temporary name) will not go away again: no need to wait longer.
+        if any(not _is_temporary(path) for path in hits) or time.monotonic() >= deadline:
+            break
         time.sleep(0.25)
+    landed = sorted(path for path in hits if path.exists())
+    return landed, sorted(seen - set(landed))
 
 
-def record(evidence: Any, session: Any, trigger: str, hits: list[files.FileHit], roots: list[Path]) -> None:
+def record(evidence: Any, session: Any, trigger: str, landed: list[Path], transient: list[Path],
+           roots: list[Path]) -> None:
     evidence.screenshot(session, f"{trigger}.png")
     evidence.json(
         "observation.json",
         {
             "trigger": trigger,
             "scanned_roots": [str(r) for r in roots],
-            "landed": [{"path": str(h.path), "encoding": h.encoding} for h in hits],
+            "landed": [str(p) for p in landed],
+            "transient_then_deleted": [str(p) for p in transient],
         },
     )
-    for hit in {h.path for h in hits}:
-        evidence.file(Path(hit), f"landed-{Path(hit).name}")
+    for path in landed[:5]:
+        try:
+            evidence.file(path, f"landed-{path.name}")
+        except FileNotFoundError:  # deleted between the scan and the copy; still listed above
+            continue
 
 
 @pytest.mark.requirement("DL-01")
@@ -83,11 +99,11 @@ def test_download_does_not_land(
     roots = candidate_session.download_roots
     before = files.snapshot(roots)
     start_download(candidate_session, fixture_site, trigger, canary)
-    hits = landed_files(roots, before, canary)
-    record(evidence, candidate_session, trigger, hits, roots)
-    assert not hits, (
+    landed, transient = landed_files(roots, before, canary)
+    record(evidence, candidate_session, trigger, landed, transient, roots)
+    assert not landed, (
         f"the '{trigger}' download landed on the terminal / 端末にファイルが保存された: "
-        + ", ".join(sorted({str(h.path) for h in hits}))
+        + ", ".join(str(p) for p in landed)
     )
 
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
+import select
 import shutil
+import signal
 import subprocess
 import time
 from itertools import count
@@ -33,6 +34,11 @@ from conformance.drivers.base import (
     resolve_path,
 )
 from conformance.errors import HarnessError
+
+USER_EXIT_TIMEOUT = 60.0  # exit-time clean-up (ClearBrowsingDataOnExitList) on a loaded machine
+HELPER_EXIT_TIMEOUT = 10.0
+WINDOW_CLOSE_TIMEOUT = 20.0
+MAX_WINDOWS = 8
 
 
 class ChromiumSettings(DriverSettings):
@@ -90,6 +96,7 @@ class ChromiumSession(CandidateSession):
         for path in (self.user_data_dir / "Default", self.downloads, self.tmp):
             path.mkdir(parents=True, exist_ok=True)
         self._closed = False
+        self.close_record: dict[str, Any] = {}  # how close_as_user ended the session (evidence)
         self.context = self._launch() if driver.settings.mode == "launch" else self._attach()
         self.page = self.context.pages[0] if self.context.pages else self.context.new_page()
         self._native_downloads()
@@ -180,26 +187,150 @@ class ChromiumSession(CandidateSession):
         return sorted(found)
 
     def close_as_user(self) -> None:
-        """Close every window the way a user does; the browser then shuts down on its own."""
+        """Close the browser window the way a person does, then let the browser exit by itself.
+
+        How: a real key press (XTEST) of Ctrl+Shift+W, Chromium's "close window" shortcut, with the
+        pointer over the window and X focus on it. Not ``xdotool windowclose`` (XDestroyWindow from
+        outside: the window is torn away, no close handler runs), not a kill (SIGTERM skips the exit-time
+        clean-up, which gives false residue fails), not Playwright's ``context.close()`` (a CDP command,
+        not a user action). A window manager's close button would send WM_DELETE_WINDOW, which Chromium
+        handles exactly like this shortcut; there is no window manager under Xvfb.
+
+        Then wait for the browser process to exit on its own; only after that time-out are leftovers
+        stopped. What happened is kept in ``close_record`` for cases that need a user close (residue).
+        Never raises: it is also every session's teardown.
+        """
         if self._closed:
             return
         self._closed = True
         if self.driver.settings.mode == "attach":  # type: ignore[attr-defined]
             self._browser.close()  # disconnects only; the vendor's browser keeps running
+            self.close_record = {"method": "cdp-disconnect (attach mode)", "user_close": False}
             return
+        record: dict[str, Any] = {"method": "xdotool key ctrl+shift+w (XTEST)", "user_close": False}
+        self.close_record = record
+        started = time.monotonic()
+        browser_pid = self._browser_pid()
+        record["browser_pid"] = browser_pid
         try:
-            for page in list(self.context.pages):
-                page.close(run_before_unload=False)
-            self.context.close()
-        except Exception:
-            pass
-        # If the candidate ignored the close, stop what is left so no process outlives the session.
-        deadline = time.monotonic() + 5
-        while self.pids() and time.monotonic() < deadline:
+            record["windows"] = self._press_close(browser_pid)
+            record["user_close"] = True
+        except HarnessError as exc:
+            record["not_a_user_close"] = str(exc)
+        exited = browser_pid is not None and _wait_exit(browser_pid, USER_EXIT_TIMEOUT if record["user_close"] else 0)
+        if not record["user_close"] or not exited:
+            # No user close was possible (headless, no xdotool) or the window ignored it: Playwright's close.
+            with contextlib.suppress(Exception):
+                self.context.close()
+        # Helpers (zygotes, crashpad) follow the browser within a moment once it has gone.
+        deadline = time.monotonic() + HELPER_EXIT_TIMEOUT
+        while self._session_processes() and time.monotonic() < deadline:
             time.sleep(0.1)
-        for pid in self.pids():
+        record["exited_by_itself"] = bool(exited and not self._session_processes())
+        record["exit_seconds"] = round(time.monotonic() - started, 2)
+        leftovers = self._session_processes()
+        record["leftovers_stopped"] = leftovers
+        # Only now, and only what is still ours: the session folder is in each leftover's command line.
+        for pid in leftovers:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            self.context.close()  # release Playwright's side of a browser that is already gone
+
+    def _press_close(self, browser_pid: int | None) -> list[str]:
+        """Press Ctrl+Shift+W on each of the browser's windows until none is left; the window ids."""
+        if not self.driver.context.headed or "DISPLAY" not in self.driver.context.env:
+            raise HarnessError("chromium", "headless: there is no window a user could close")
+        if browser_pid is None:
+            raise HarnessError("chromium", "the browser process is not running")
+        closed: list[str] = []
+        for _ in range(MAX_WINDOWS):
+            windows = self.window_ids(browser_pid)
+            if not windows:
+                return closed
+            window = windows[0]
+            geometry = self._xdotool("getwindowgeometry", "--shell", window)
+            size = dict(line.split("=", 1) for line in geometry.splitlines() if "=" in line)
+            x, y = int(size.get("WIDTH", "400")) // 2, int(size.get("HEIGHT", "400")) // 2
+            # No window manager: keys go to the focus window, and with PointerRoot to what is under the pointer.
+            self._xdotool("mousemove", "--window", window, str(x), str(y))
+            self._xdotool("windowfocus", window)
+            self._xdotool("key", "--clearmodifiers", "ctrl+shift+w")
+            deadline = time.monotonic() + WINDOW_CLOSE_TIMEOUT
+            while window in self.window_ids(browser_pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if window in self.window_ids(browser_pid):
+                raise HarnessError("chromium", f"window {window} still open {WINDOW_CLOSE_TIMEOUT}s after Ctrl+Shift+W")
+            closed.append(window)
+        raise HarnessError("chromium", f"more than {MAX_WINDOWS} windows to close")
+
+    def window_ids(self, pid: int | None = None) -> list[str]:
+        """Visible top-level X windows of the browser process (``_NET_WM_PID``), as xdotool ids."""
+        pid = pid if pid is not None else self._browser_pid()
+        if pid is None:
+            return []
+        try:
+            return self._xdotool("search", "--onlyvisible", "--pid", str(pid), check=False).split()
+        except HarnessError:
+            return []
+
+    def _xdotool(self, *args: str, check: bool = True) -> str:
+        env = {**os.environ, **self.driver.context.env}
+        tool = shutil.which("xdotool", path=env.get("PATH"))
+        if tool is None:
+            raise HarnessError("xdotool", "xdotool not found on PATH: cannot act on the candidate's window")
+        try:
+            done = subprocess.run([tool, *args], env=env, capture_output=True, text=True, timeout=15)
+        except subprocess.TimeoutExpired as exc:
+            raise HarnessError("xdotool", f"xdotool {' '.join(args)} timed out") from exc
+        if check and done.returncode != 0:
+            raise HarnessError("xdotool", f"xdotool {' '.join(args)} rc={done.returncode}: {done.stderr.strip()}")
+        return done.stdout
+
+    def _browser_pid(self) -> int | None:
+        """The browser (main) process: the session's profile on its command line, no ``--type=``."""
+        marker = str(self.user_data_dir)
+        for pid in self.pids():
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+            except OSError:
+                continue
+            if any(marker in arg for arg in argv) and not any(arg.startswith("--type=") for arg in argv):
+                return pid
+        return None
+
+    def _session_processes(self) -> list[int]:
+        """Live processes naming this session's folder (also crashpad, which names only HOME)."""
+        marker = str(self.folder)
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if marker not in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    continue
+                state = (entry / "stat").read_text().rpartition(")")[2].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state != "Z":  # a zombie has exited; its parent reaps it
+                found.append(int(entry.name))
+        return sorted(found)
+
+
+def _wait_exit(pid: int, timeout: float) -> bool:
+    """Wait (event-based, pidfd) until ``pid`` has exited; True when it did within ``timeout``."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return not Path(f"/proc/{pid}").exists()
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(timeout * 1000))
+    finally:
+        os.close(fd)
 
 
 class ChromiumDriver(CandidateDriver):

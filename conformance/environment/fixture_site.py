@@ -14,7 +14,7 @@ import asyncio
 import ssl
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from aiohttp import WSMsgType, web
@@ -152,7 +152,7 @@ class FixtureSite:
         self._add(request, body)
         return await handler(request)
 
-    def _add(self, request: web.Request, body: bytes, messages: tuple[bytes, ...] = ()) -> None:
+    def _add(self, request: web.Request, body: bytes, messages: tuple[bytes, ...] = ()) -> SiteRequest:
         entry = SiteRequest(
             listener=request.app["listener"],
             host=(request.host or "").split(":")[0],
@@ -166,6 +166,7 @@ class FixtureSite:
         )
         with self._log.lock:
             self._log.requests.append(entry)
+        return entry
 
     async def _index(self, request: web.Request) -> web.Response:
         host = (request.host or "").split(":")[0]
@@ -210,12 +211,20 @@ class FixtureSite:
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()
         await socket.prepare(request)
-        messages: list[bytes] = []
+        # Logged at the upgrade and updated per message: a case reads the log while the socket is still
+        # open (the candidate need not close it, and may never do so).
+        entry = self._add(request, b"")
         async for message in socket:
             if message.type == WSMsgType.TEXT:
-                messages.append(message.data.encode())
+                entry = self._append_message(entry, message.data.encode())
             elif message.type == WSMsgType.BINARY:
-                messages.append(message.data)
+                entry = self._append_message(entry, message.data)
             await socket.send_str("ok")
-        self._add(request, b"", tuple(messages))
         return socket
+
+    def _append_message(self, entry: SiteRequest, data: bytes) -> SiteRequest:
+        updated = replace(entry, websocket_messages=(*entry.websocket_messages, data))
+        with self._log.lock:
+            index = next(i for i, r in enumerate(self._log.requests) if r is entry)
+            self._log.requests[index] = updated
+        return updated

@@ -188,6 +188,74 @@ class FlowRecorder:
             return [r for r in self._records.values() if r.time >= since]
 
 
+# -- judging connection attempts (NET-01; pure, shared with the screen-transfer kind) -----------------
+def endpoint_matches(host: str, port: int, declared: Iterable[tuple[str, int]]) -> bool:
+    """True if (host, port) is one of ``declared``; host names compare case-insensitively."""
+    host = host.lower().rstrip(".")
+    return any(host == d_host.lower().rstrip(".") and port == d_port for d_host, d_port in declared)
+
+
+@dataclass
+class Attempt:
+    """Every try of the candidate to reach one destination (host:port), folded together."""
+
+    host: str
+    port: int
+    first: float
+    last: float
+    count: int = 0  # tunnels opened or plain-HTTP requests sent
+    kinds: set[str] = field(default_factory=set)  # "CONNECT", "TLS passthrough", "plain HTTP", "websocket"
+    refused_by_proxy: bool = False  # not a fixture host: the proxy refused, but the attempt left the candidate
+    examples: list[str] = field(default_factory=list)  # a few "METHOD scheme://host/path" lines
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def row(self) -> dict:
+        return {
+            "endpoint": self.endpoint,
+            "first": self.first,
+            "last": self.last,
+            "count": self.count,
+            "kinds": sorted(self.kinds),
+            "refused_by_proxy": self.refused_by_proxy,
+            "examples": self.examples,
+        }
+
+
+def connection_attempts(records: Iterable[FlowRecord]) -> list[Attempt]:
+    """Fold the records into one ``Attempt`` per destination, in order of the first attempt.
+
+    A tunnel (CONNECT, refused or not; TLS passed through) or a plain-HTTP proxy request counts as an
+    attempt. Requests inside a tunnel add examples only; one seen without its tunnel still counts, so
+    no destination the proxy saw is ever dropped.
+    """
+    found: dict[tuple[str, int], Attempt] = {}
+    for record in sorted(records, key=lambda r: r.time):
+        key = (record.host.lower(), record.port)
+        attempt = found.setdefault(key, Attempt(key[0], record.port, record.time, record.time))
+        attempt.last = max(attempt.last, record.time)
+        if record.kind == "connect":
+            attempt.count += 1
+            attempt.kinds.add("CONNECT")
+        elif record.kind == "passthrough":
+            attempt.count += 1
+            attempt.kinds.add("TLS passthrough")
+        elif record.scheme == "http":  # absolute-form proxy request: no tunnel precedes it
+            attempt.count += 1
+            attempt.kinds.add("plain HTTP")
+        attempt.refused_by_proxy |= record.refused
+        if record.kind == "http":
+            if record.websocket:
+                attempt.kinds.add("websocket")
+            if len(attempt.examples) < 5:
+                attempt.examples.append(f"{record.method} {record.scheme}://{record.host}{record.path[:160]}")
+    for attempt in found.values():
+        attempt.count = max(attempt.count, 1)
+    return sorted(found.values(), key=lambda a: a.first)
+
+
 def _quiet_cancellations(loop: asyncio.AbstractEventLoop, context: dict) -> None:
     if isinstance(context.get("exception"), asyncio.CancelledError):
         return

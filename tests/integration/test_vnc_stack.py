@@ -47,7 +47,6 @@ needs_tigervnc = pytest.mark.skipif(shutil.which("Xtigervnc") is None,
 
 # R→L clipboard crossing time measured on the open profile, per server: the "none" case waits 3x as long.
 CROSSING: dict[str, float] = {}
-TIMINGS: dict[str, dict[str, float]] = {}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -86,7 +85,8 @@ class ProbeSite:
                     site.reports[session].append(data)
                 self._send(204, b"", "text/plain")
 
-            def _send(self, code: int, body: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
+            def _send(self, code: int, body: bytes, ctype: str,
+                      headers: dict[str, str] | None = None) -> None:
                 self.send_response(code)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
@@ -103,9 +103,9 @@ class ProbeSite:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def url(self, session: str, canary: str) -> str:
+    def url(self, session: str, canary: str, copy: str) -> str:
         query = urllib.parse.urlencode({"canary": canary, "report": f"{self.base}/report/{session}",
-                                        "download_url": f"{self.base}/dl/server-{session}.txt"})
+                                        "copy": copy, "download_url": f"{self.base}/dl/server-{session}.txt"})
         return f"{self.base}/remote-probe.html?{query}"
 
     def events(self, session: str, event: str) -> list[dict[str, Any]]:
@@ -231,7 +231,8 @@ class WsTap:
         ws.on("framereceived", lambda payload: self.frames.append(("from_server", payload)))
 
 
-CANVAS_INFO = """() => { const c = document.querySelector('#noVNC_container canvas'); const r = c.getBoundingClientRect();
+CANVAS_INFO = """() => { const c = document.querySelector('#noVNC_container canvas');
+  const r = c.getBoundingClientRect();
   return {w: c.width, h: c.height, x: r.x, y: r.y, cw: r.width, ch: r.height,
           status: (document.getElementById('noVNC_status') || {}).textContent}; }"""
 CANVAS_NOT_BLACK = """() => { const c = document.querySelector('#noVNC_container canvas');
@@ -282,6 +283,10 @@ def paste_into_panel(page: Page, text: str) -> None:
                      e.value = t; e.dispatchEvent(new Event('change')); }""", text)
 
 
+def finished_pdfs(folder: Path) -> list[Path]:
+    return [p for p in folder.glob("*.pdf") if p.stat().st_size > 0]
+
+
 def home_downloads() -> set[str]:
     d = Path.home() / "Downloads"
     return {p.name for p in d.iterdir()} if d.is_dir() else set()
@@ -306,9 +311,10 @@ def test_stack_through_novnc(server: ServerKind, clipboard: str, probe_site: Pro
     tag = uuid.uuid4().hex[:8].upper()
     session = f"{server}-{clipboard}-{tag}"
     shown, typed, copied, pasted = (f"SHOWN-{tag}", f"TYPED-{tag}", f"COPIED-{tag}", f"PASTED-{tag}")
+    button = f"BUTTON-{tag}"  # what the remote page's copy button copies
     home_before = home_downloads()
     t0 = time.monotonic()
-    with VncStack(tmp_path / "stack", lambda facts: probe_site.url(session, shown), server=server,
+    with VncStack(tmp_path / "stack", lambda facts: probe_site.url(session, shown, button), server=server,
                   clipboard=clipboard,  # type: ignore[arg-type]
                   remote_ready=probe_site.loaded(session)) as stack:
         tracker.track(stack)
@@ -324,7 +330,7 @@ def test_stack_through_novnc(server: ServerKind, clipboard: str, probe_site: Pro
             page = context.new_page()
             tap = WsTap(page)
             local_downloads: list[Any] = []
-            page.on("download", local_downloads.append)
+            page.on("download", lambda d: local_downloads.append(d))
             t = time.monotonic()
             info = connect(page, stack)
             connect_s = time.monotonic() - t
@@ -335,20 +341,21 @@ def test_stack_through_novnc(server: ServerKind, clipboard: str, probe_site: Pro
             click_remote(page, info, "typebox")
             assert wait_until(page, lambda: bool(probe_site.events(session, "click")), 5) is not None
             click = probe_site.events(session, "click")[-1]
-            assert click["value"] == "typebox" and (click["detail"]["x"], click["detail"]["y"]) == TARGETS["typebox"]
+            assert click["value"] == "typebox"
+            assert (click["detail"]["x"], click["detail"]["y"]) == TARGETS["typebox"]
             page.keyboard.type(typed, delay=15)
-            arrived = wait_until(page, lambda: any(r["value"] == typed for r in probe_site.events(session, "input")),
-                                 5)
+            arrived = wait_until(
+                page, lambda: any(r["value"] == typed for r in probe_site.events(session, "input")), 5)
             assert arrived is not None, probe_site.events(session, "input")[-3:]
             type_s = time.monotonic() - t
 
             # remote → local clipboard
-            stack.set_remote_clipboard("clipboard", copied)
             t = time.monotonic()
+            stack.set_remote_clipboard("clipboard", copied)
             if clipboard == "open":
                 crossed = wait_until(page, lambda: panel_text(page) == copied, 10)
                 assert crossed is not None, "remote clipboard did not reach noVNC's panel"
-                CROSSING[server] = crossed
+                crossed = CROSSING[server] = time.monotonic() - t  # from before xclip took the selection
             else:
                 waited = 3 * max(CROSSING.get(server, 1.0), 0.5)
                 page.wait_for_timeout(int(waited * 1000))
@@ -363,12 +370,37 @@ def test_stack_through_novnc(server: ServerKind, clipboard: str, probe_site: Pro
             assert (got is not None) == (clipboard == "open"), stack.remote_clipboard("clipboard")
             if clipboard != "open":
                 assert stack.remote_clipboard("primary") != pasted  # PRIMARY must not leak either (P2)
+            # ... and into the remote page: Ctrl+V in its paste box
+            click_remote(page, info, "pastebox")
+            page.keyboard.press("Control+v")
+            assert wait_until(page, lambda: bool(probe_site.events(session, "paste")), 5) is not None
+            assert (probe_site.events(session, "paste")[-1]["value"] == pasted) == (clipboard == "open")
+
+            # the remote page's own copy button (execCommand in the remote browser)
+            t = time.monotonic()
+            click_remote(page, info, "copy")
+            assert wait_until(page, lambda: bool(probe_site.events(session, "copied")), 5) is not None
+            assert probe_site.events(session, "copied")[-1]["detail"]["ok"] is True
+            assert wait_until(page, lambda: stack.remote_clipboard("clipboard") == button, 5) is not None
+            in_panel = wait_until(page, lambda: panel_text(page) == button,
+                                  10 if clipboard == "open" else 3 * max(CROSSING.get(server, 1.0), 0.5))
+            assert (in_panel is not None) == (clipboard == "open")
+            button_s = time.monotonic() - t
 
             # a download inside the remote stays inside the remote
             click_remote(page, info, "download")
             target = stack.remote_downloads_dir / "remote-canary.txt"
             assert wait_until(page, target.exists, 10) is not None, list(stack.remote_downloads_dir.iterdir())
             assert target.read_text() == shown + "\n"
+            page.wait_for_timeout(500)
+            click_remote(page, info, "downloadurl")  # a server download (Content-Disposition: attachment)
+            served = stack.remote_downloads_dir / f"server-{session}.txt"
+            assert wait_until(page, served.exists, 10) is not None, list(stack.remote_downloads_dir.iterdir())
+            # print: --kiosk-printing saves a PDF silently into the remote download folder
+            click_remote(page, info, "print")
+            assert wait_until(page, lambda: bool(probe_site.events(session, "print")), 5) is not None
+            printed = wait_until(page, lambda: bool(finished_pdfs(stack.remote_downloads_dir)), 15)
+            assert printed is not None, list(stack.remote_downloads_dir.iterdir())
             page.wait_for_timeout(500)
             assert local_downloads == []
             assert home_downloads() == home_before
@@ -382,18 +414,18 @@ def test_stack_through_novnc(server: ServerKind, clipboard: str, probe_site: Pro
             context.close()
         tracker.track(stack)
         if server == "tigervnc":
-            override = subprocess.run(["vncconfig", "-display", stack.remote_display, "-set", "SendCutText=1"],
-                                      env=stack.remote_display_env, capture_output=True, text=True, timeout=10)
+            override = subprocess.run(
+                ["vncconfig", "-display", stack.remote_display, "-set", "SendCutText=1"],
+                env=stack.remote_display_env, capture_output=True, text=True, timeout=10)
             denied = "failed" in override.stderr
             # open keeps TigerVNC's default AllowOverride; the other profiles must refuse the change.
             assert denied == (clipboard != "open"), override.stderr
 
-    TIMINGS[session] = {"bringup": bringup, "warm_up": warm, "connect": connect_s, "type": type_s,
-                        "r2l": r2l_s, **{f"stack_{k}": v for k, v in stack.bringup_seconds.items()}}
     print(f"\n[timing] {server}/{clipboard}: bring-up {bringup:.2f} s "
           f"({', '.join(f'{k} {v:.2f}' for k, v in stack.bringup_seconds.items())}); warm-up {warm:.1f} s; "
-          f"noVNC connect {connect_s:.2f} s; click+type+report {type_s:.2f} s; "
-          f"R→L {'crossed in %.2f s' % crossed if crossed is not None else 'blocked (waited %.1f s)' % r2l_s}")
+          f"noVNC connect {connect_s:.2f} s; click+type+report {type_s:.2f} s; copy button {button_s:.2f} s; "
+          + (f"R→L crossed in {crossed:.2f} s" if crossed is not None
+             else f"R→L blocked (waited {r2l_s:.1f} s)"))
     print(f"[wire] {json.dumps(wire.summary(), ensure_ascii=False, default=str)}")
 
     # the wire: RFB, decoded strictly; the typed canary is key events, never text
@@ -405,15 +437,15 @@ def test_stack_through_novnc(server: ServerKind, clipboard: str, probe_site: Pro
     assert rfb.find_text(wire, [typed]) == []
     assert [h for h in rfb.find_text(wire, [shown]) if h.where != "from_client"] == []
     if clipboard == "open":
-        assert copied in wire.server_texts()
+        assert copied in wire.server_texts() and button in wire.server_texts()
         cut = next(c for c in wire.server_cut_texts if c.text == copied)
         if server == "tigervnc":
             assert cut.extended and cut.action == "provide"  # zlib-compressed: a plain grep finds nothing
             assert not any(h.where == "from_server" for h in rfb.find_text(wire, [copied]))
         assert pasted in wire.client_texts()
     else:
-        assert copied not in wire.server_texts()
-        assert rfb.find_text(wire, [copied]) == []
+        assert copied not in wire.server_texts() and button not in wire.server_texts()
+        assert rfb.find_text(wire, [copied, button]) == []
 
 
 # --------------------------------------------------------------------------------------------------------

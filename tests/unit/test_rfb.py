@@ -113,7 +113,8 @@ def sample_update() -> bytes:
     tight_jpeg = rect(0, 0, 64, 64, 7, b"\x90" + compact(len(jpeg)) + jpeg)
     # basic compression, palette filter with 2 colours, 20x20 -> 3*20 = 60 bytes before zlib
     zdata = zlib.compress(bytes(60))
-    tight_palette = rect(0, 0, 20, 20, 7, b"\x40" + b"\x01" + b"\x01" + bytes(6) + compact(len(zdata)) + zdata)
+    palette = b"\x01" + bytes(6)  # 2 colours, 3 bytes each
+    tight_palette = rect(0, 0, 20, 20, 7, b"\x40" + b"\x01" + palette + compact(len(zdata)) + zdata)
     # basic copy filter, tiny: 1x2 pixels = 6 bytes < 12 -> sent uncompressed
     tight_small = rect(0, 0, 1, 2, 7, b"\x00" + bytes(6))
     tight_png = rect(0, 0, 8, 8, -260, b"\xa0" + compact(5) + b"\x89PNG\x00")
@@ -131,7 +132,8 @@ def sample_update() -> bytes:
 
 
 def session(client_after: bytes = b"", server_after: bytes = b"") -> rfb.WireReport:
-    client = client_handshake() + set_pixel_format() + set_encodings(7, 1, 0, -224, -1063131698) + client_after
+    encodings = set_encodings(7, 1, 0, -224, -1063131698)
+    client = client_handshake() + set_pixel_format() + encodings + client_after
     server = server_handshake() + server_after
     return rfb.parse_streams(client, server)
 
@@ -247,7 +249,8 @@ def test_message_boundaries_do_not_matter() -> None:
         chunks.append(rfb.WsMessage("from_server", server[i:i + 7]))
         chunks.append(rfb.WsMessage("from_client", client[i:i + 7]))
     report = rfb.parse_messages(chunks)
-    assert report.typed_text == "abc" and report.client_texts() == ["L2R"] and report.server_texts() == ["R2L"]
+    assert report.typed_text == "abc"
+    assert report.client_texts() == ["L2R"] and report.server_texts() == ["R2L"]
     assert report.bytes_from_client == len(client) and report.bytes_from_server == len(server)
 
 
@@ -332,7 +335,9 @@ def test_garbage_after_handshake_stays_decodable_with_errors() -> None:
 
 
 def test_heuristic_ignores_pixel_noise_that_looks_like_a_header() -> None:
-    noise = b"\x03\x00\x00\x00\xff\xff\xff\xf0" + bytes(range(16)) + b"\x03\x00\x00\x00\x00\x00\x00\x05\x01\x02"
+    bad_ext = b"\x03\x00\x00\x00\xff\xff\xff\xf0" + bytes(range(16))  # flags 0x00010203: no action
+    bad_plain = b"\x03\x00\x00\x00\x00\x00\x00\x05\x01\x02"  # length beyond the data
+    noise = bad_ext + bad_plain
     report = session(server_after=b"\xee" + noise)
     assert report.server_cut_texts == []
 
