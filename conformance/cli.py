@@ -110,7 +110,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         document = json.loads(result.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputError(str(result), "", f"cannot read the result: {exc}", "give the folder of a finished run") from None
+        fix = "give the folder of a finished run"
+        raise InputError(str(result), "", f"cannot read the result: {exc}", fix) from None
     print(render_summary(document, load_catalog()))
     return int(document["summary"]["exit_code"])
 
@@ -118,7 +119,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="conformance",
-        description="セキュアブラウザ・画面転送の適合性試験 / conformance suite for secure browsers and screen transfer",
+        description="セキュアブラウザ・画面転送の適合性試験 / "
+        "conformance suite for secure browsers and screen transfer",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the conformance cases against candidates / 試験を実行")

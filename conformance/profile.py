@@ -109,7 +109,8 @@ def load_profile(path: str | Path) -> CandidateProfile:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise InputError(str(path), "", f"cannot read the candidate profile: {exc.strerror}", "check the path") from None
+        problem = f"cannot read the candidate profile: {exc.strerror}"
+        raise InputError(str(path), "", problem, "check the path") from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -192,7 +192,9 @@ def render_report_html(document: dict[str, Any], catalog: Any) -> str:
                 f"{esc(case['title'])}</summary><small><code>{esc(case['nodeid'])}</code></small>{message}"
                 f"<div>{links}</div></details>"
             )
-        title = f"{esc(requirement.title('ja'))}<br><small>{esc(requirement.title('en'))}</small>" if requirement else ""
+        title = ""
+        if requirement:
+            title = f"{esc(requirement.title('ja'))}<br><small>{esc(requirement.title('en'))}</small>"
         level = LEVEL_LABELS[entry["level"]]
         target.append(
             f'<tr id="{esc(rid)}"><td><a href="catalog.html#{esc(rid)}">{esc(rid)}</a></td><td>{title}</td>'
