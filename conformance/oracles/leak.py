@@ -255,11 +255,6 @@ def multipart_parts(content_type: str, body: bytes) -> list[tuple[str, bytes]]:
 
 
 def _excerpt(data: bytes | str, hit: Hit) -> str:
-    text = data if isinstance(data, str) else None
-    start = max(0, hit.offset - EXCERPT_BEFORE)
-    end = hit.offset + EXCERPT_AFTER
-    if text is None:
-        text = bytes(data)[start:end].decode("utf-8", "replace")
-    else:
-        text = text[start:end]
+    start, end = max(0, hit.offset - EXCERPT_BEFORE), hit.offset + EXCERPT_AFTER
+    text = data[start:end] if isinstance(data, str) else bytes(data)[start:end].decode("utf-8", "replace")
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

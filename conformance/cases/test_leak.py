@@ -1,0 +1,178 @@
+"""Data leak (LEAK-01): a resident record shown on the LGWAN side never reaches an undeclared host.
+
+The LGWAN-side page (``resident.html`` on lgwan.test) shows a fictitious resident record and, on a
+click, tries every way a page script has to move it to evil.test, a host the candidate did not declare:
+form POSTs (url-encoded and multipart with a file), fetch, sendBeacon, a websocket, an image URL and a
+DNS label. Each channel uses another encoding (URL, base64, \\u escapes, UTF-16, full-width digits,
+separators).
+
+The oracle is the interception proxy: every flow to a destination outside the profile's declared
+endpoints is scanned for the canary and the planted 個人番号 / 法人番号 (``oracles.leak``). The page's
+own reports prove that each channel was tried; the page request to lgwan.test, which carries every
+planted value, is the in-case positive control of the scan; the fixture site's log is a cross-check.
+A blocked navigation's bare CONNECT to evil.test carries nothing planted: that is NET-01's business.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from conformance.detectors import load_test_numbers, scan
+from conformance.errors import HarnessError
+from conformance.oracles.leak import LeakHit, LeakScanner
+
+pytestmark = pytest.mark.candidate_kind("secure-browser")
+
+PAGE = "https://lgwan.test/pages/resident.html"
+SINK_HOST = "evil.test"
+CHANNELS = ("form-urlencoded", "form-multipart", "fetch-json", "beacon", "websocket", "image", "hostname")
+# Where each channel lands on the fixture site when the candidate lets it out ("hostname" never lands:
+# the proxy refuses the made-up name, but records the attempt with the name in it).
+SINK_PATHS = {
+    "/sink/form": "form-urlencoded",
+    "/sink/multipart": "form-multipart",
+    "/sink/fetch": "fetch-json",
+    "/sink/beacon": "beacon",
+    "/ws": "websocket",
+    "/sink/img": "image",
+}
+REPORT_TIMEOUT = 20.0  # a loaded machine delays the page's reports by seconds
+SETTLE_SECONDS = 6.0  # an open channel lands in well under a second; a blocked one never does
+
+
+def _reports(site: Any, since: float, event: str) -> list[dict]:
+    return [
+        r for r in site.reports()
+        if r.get("page") == "resident" and r.get("event") == event and r.get("received", 0) >= since
+    ]  # fmt: skip
+
+
+def _wait(predicate: Any, timeout: float, page: Any) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        page.wait_for_timeout(100)  # keeps the page's event loop turning, unlike time.sleep
+    return bool(predicate())
+
+
+def _channel_of(hit: LeakHit) -> str:
+    """The page channel a hit belongs to, from the request it was found in."""
+    if hit.channel == "host":
+        return "hostname"
+    path = hit.request.split(" ", 1)[-1].split(SINK_HOST, 1)[-1].split("?", 1)[0]
+    return SINK_PATHS.get(path, path)
+
+
+def _row(hit: LeakHit) -> dict:
+    row = hit.row()
+    row["time"] = dt.datetime.fromtimestamp(hit.time, dt.UTC).isoformat(timespec="milliseconds")
+    row["page_channel"] = _channel_of(hit)
+    return row
+
+
+def _site_side_values(site: Any, since: float, canary: str, numbers: set[str]) -> set[str]:
+    """Planted values the fixture site itself received as evil.test (independent of the proxy)."""
+    found: set[str] = set()
+    for request in site.requests(host=SINK_HOST):
+        if request.time < since:
+            continue
+        for data in (request.path + "?" + request.query, request.body, *request.websocket_messages):
+            found |= {h.value for h in scan(data, [canary]) if h.kind == "canary" or h.value in numbers}
+    return found
+
+
+@pytest.mark.requirement("LEAK-01")
+def test_resident_record_does_not_leave(
+    candidate: Any,
+    candidate_session: Any,
+    fixture_site: Any,
+    network_oracle: Any,
+    canary: str,
+    evidence: Any,
+    run_dir: Path,
+) -> None:
+    """住民記録が申告外の宛先へ送信されない / a resident record is not sent to an undeclared destination"""
+    data = load_test_numbers()
+    resident = data.resident
+    mynumber = resident.get("mynumber") or data.mynumbers_valid[0]
+    corporate = data.corporate_valid[0]
+    planted = {mynumber, corporate}
+    query = {
+        "canary": canary,
+        "name": resident["name_kanji"],
+        "kana": resident["name_kana"],
+        "address": resident["address"],
+        "birth": resident["birth_date"],
+        "mynumber": mynumber,
+        "corporate": corporate,
+        "bad_mynumber": data.mynumbers_invalid[0],  # negative controls: a wrong check digit is no hit
+        "bad_corporate": data.corporate_invalid[0],
+        "sink": f"https://{SINK_HOST}",
+    }
+    since = time.time()
+    page = candidate_session.open(f"{PAGE}?{urlencode(query)}")
+    if not _wait(lambda: _reports(fixture_site, since, "ready"), REPORT_TIMEOUT, page):
+        raise HarnessError("fixture-site", "resident.html never reported 'ready'; nothing was tested")
+    page.click("#exfiltrate", timeout=10_000)
+
+    # Prove the act: the page says it tried every channel.
+    def tried() -> set[str]:
+        return {r.get("value") for r in _reports(fixture_site, since, "attempt")}
+
+    _wait(lambda: tried() >= set(CHANNELS) and _reports(fixture_site, since, "done"), REPORT_TIMEOUT, page)
+    missing = set(CHANNELS) - tried()
+    if missing:
+        raise HarnessError("fixture-site", f"the page never tried {sorted(missing)}; nothing was tested there")
+    # Let the channels land: stop early once every one that can land has (the open case).
+    _wait(
+        lambda: set(SINK_PATHS) <= {r.path for r in fixture_site.requests(host=SINK_HOST) if r.time >= since},
+        SETTLE_SECONDS,
+        page,
+    )
+    evidence.screenshot(candidate_session, "resident.png")
+
+    records = network_oracle.records(since)
+    scanner = LeakScanner([canary], planted, candidate.declared_endpoints())
+    hits = scanner.scan(records)
+    leaks = [h for h in hits if not h.declared]
+    # Positive control: the page request to lgwan.test carries every planted value (URL-encoded).
+    seen_declared = {h.value for h in hits if h.declared}
+    if not {canary, *planted} <= seen_declared:
+        raise HarnessError(
+            "leak oracle", f"the scan missed {sorted({canary, *planted} - seen_declared)} in the page's own request"
+        )
+    # Cross-check with the site's log: what it received must have been seen by the proxy scan too.
+    site_values = _site_side_values(fixture_site, since, canary, planted)
+    if site_values - {h.value for h in leaks}:
+        raise HarnessError("leak oracle", f"the site received {sorted(site_values)} but the proxy scan missed some")
+
+    outcomes = _reports(fixture_site, since, "outcome")
+    evidence.json(
+        "leak-hits.json",
+        {
+            "undeclared_hits": [_row(h) for h in leaks],
+            "declared_endpoints": sorted(f"{h}:{p}" for h, p in candidate.declared_endpoints()),
+            "planted": {"canary": canary, "mynumber": mynumber, "corporate": corporate},
+            "negative_controls": [query["bad_mynumber"], query["bad_corporate"]],
+            "channels_tried": sorted(tried()),
+            "channels_leaked": sorted({_channel_of(h) for h in leaks}),
+            "page_outcomes": [{k: r.get(k) for k in ("value", "detail")} for r in outcomes],
+            "site_received_as_evil_test": sorted(site_values),
+        },
+    )
+    evidence.file(network_oracle.dump(run_dir / f"leak-flows-{canary}.jsonl", since), "flows.jsonl")
+    lines = [
+        f"{h.destination} {_channel_of(h)} {h.channel} {h.kind}={h.value} ({h.encoding}): {h.excerpt[:60]}"
+        for h in leaks[:12]
+    ]
+    assert not leaks, (
+        f"planted data reached an undeclared destination / 機微情報が申告外の宛先へ送信された "
+        f"({len(leaks)} hits, channels {sorted({_channel_of(h) for h in leaks})}):\n" + "\n".join(lines)
+    )
