@@ -19,6 +19,7 @@ NAME, which is stored in clear text.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,8 @@ def plant_canary(session: Any, site: Any, canary: str) -> dict[str, str]:
         page.wait_for_timeout(200)
     mine = [r for r in site.reports() if r.get("canary") == canary]
     outcome = {str(r.get("value")): "stored" for r in mine if r.get("event") == "residue-stored"}
-    outcome.update({str(r.get("value")): f"failed: {r.get('detail')}" for r in mine if r.get("event") == "residue-failed"})
+    failed = [r for r in mine if r.get("event") == "residue-failed"]
+    outcome.update({str(r.get("value")): f"failed: {r.get('detail')}" for r in failed})
     missing = [store for store in STORES if outcome.get(store) != "stored"]
     if missing:
         detail = ", ".join(f"{store} ({outcome.get(store, 'no report')})" for store in missing)
@@ -101,6 +103,17 @@ def _context(hit: files.FileHit, around: int) -> str:
     return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
 
 
+def summarize(hits: list[dict[str, Any]], roots: list[Path]) -> str:
+    """One short line per file, relative to the session's folder: "profile/Default/History (utf-8)"."""
+    base = Path(os.path.commonpath([str(r) for r in roots])) if roots else Path("/")
+    per_file: dict[str, set[str]] = {}
+    for hit in hits:
+        path = Path(hit["path"])
+        name = str(path.relative_to(base)) if path.is_relative_to(base) else str(path)
+        per_file.setdefault(name, set()).add(hit["encoding"])
+    return "; ".join(f"{name} ({', '.join(sorted(encs))})" for name, encs in sorted(per_file.items()))
+
+
 def record(evidence: Any, observation: dict[str, Any], hits: list[dict[str, Any]]) -> None:
     evidence.json("observation.json", observation)
     copied: set[str] = set()
@@ -145,5 +158,5 @@ def test_no_session_content_remains(
         raise HarnessError("files", f"could not read part of the session's disk: {scan_errors[:3]}")
     assert not hits, (
         f"session content remains on the terminal after the user closed it / セッション終了後に内容が残った{note}: "
-        + ", ".join(sorted({f"{h['path']} [{h['encoding']}]" for h in hits}))
+        + summarize(hits, roots)
     )

@@ -71,7 +71,9 @@ class FixtureSite:
         self.site_ca = tls.make_ca(self.tls_dir, "site-ca", "conformance fixture site CA")
         site_leaf = tls.make_leaf(self.tls_dir, "site", self.site_ca, [*SITE_HOSTS, "localhost", "127.0.0.1"])
         self.rogue_ca = tls.make_ca(self.tls_dir, "rogue-ca", "untrusted rogue CA")
-        rogue_leaf = tls.make_leaf(self.tls_dir, "rogue", self.rogue_ca, [ROGUE_HOST])
+        # The rogue leaf names the fixture hosts too: put in the path of a declared name (NET-02), it is
+        # refused only for its issuer, not for a name mismatch.
+        rogue_leaf = tls.make_leaf(self.tls_dir, "rogue", self.rogue_ca, [ROGUE_HOST, *SITE_HOSTS])
         started = threading.Event()
         failure: list[BaseException] = []
 

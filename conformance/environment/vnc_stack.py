@@ -499,12 +499,20 @@ class VncStack:
         if self._stopped:
             return
         self._stopped = True
-        for proc in list(self._xclips.values()):
-            proc.stop(grace=1.0)
+        failures: list[str] = []
+        todo = [(f"xclip {sel}", p, None) for sel, p in self._xclips.items()]
+        todo += [(name, p, "chromium" if name == "remote-chromium" else None)
+                 for name, p in reversed(list(self._procs.items()))]
+        for name, proc, kind in todo:
+            try:  # one piece that cannot be stopped must not keep the others running
+                proc.stop(grace=1.0 if name.startswith("xclip") else 3.0,
+                          extra=self._chromium_strays() if kind == "chromium" else None)
+            except Exception as exc:
+                failures.append(f"{name}: {exc}")
         self._xclips.clear()
-        for name, proc in reversed(list(self._procs.items())):
-            proc.stop(extra=self._chromium_strays() if name == "remote-chromium" else None)
         atexit.unregister(self.stop)
+        if failures:
+            raise HarnessError("vnc-stack", "could not stop: " + "; ".join(failures))
 
     def _bring_up(self) -> None:
         t0 = time.monotonic()

@@ -151,21 +151,40 @@ class Desktop:
         self._run(["mousemove", "--sync", str(win.x + x), str(win.y + y)])
         self._run(["click", "1"])
 
-    def pick_file(self, dialog: XWindow, path: Path) -> None:
-        """Choose ``path`` in a GTK file chooser as a person does: type it, then press "Open"."""
-        # A leading "/" opens GTK's location entry; Return there did not pick the file (spike 3e),
-        # the "Open" button in the bottom-right corner did.
-        self.type_text(dialog, str(path))
-        time.sleep(0.5)  # GTK completes the path in the entry asynchronously
+    def press_action_button(self, dialog: XWindow) -> None:
+        """Click a GTK file chooser's action button ("Open" / "Save"), bottom right of the dialog."""
         dx, dy = GTK_ACTION_BUTTON
         self.click(dialog, dialog.width - dx, dialog.height - dy)
 
-    # -- evidence ----------------------------------------------------------------------------------
+    def pick_file(self, dialog: XWindow, path: Path) -> None:
+        """Choose ``path`` in a GTK file chooser as a person does: type it, then press "Open"."""
+        # A leading "/" opens GTK's location entry; Return there did not pick the file (spike 3e),
+        # the "Open" button did.
+        self.type_text(dialog, str(path))
+        time.sleep(0.5)  # GTK completes the path in the entry asynchronously
+        self.press_action_button(dialog)
+
+    # -- evidence and timing ----------------------------------------------------------------------
     def screenshot(self, path: Path) -> Path:
-        """The whole display as a PNG (the page screenshot cannot show native dialogs)."""
-        width, height, rows = _grab_root(self.display)
-        path.write_bytes(_png(width, height, rows))
+        """The whole display as a PNG (a page screenshot cannot show the browser's or the OS's dialogs)."""
+        width, height, stride, raw = _grab_root(self.display)
+        path.write_bytes(_png(width, height, stride, raw))
         return path
+
+    def wait_until_still(self, timeout: float, quiet: float = 1.5, interval: float = 0.25) -> bool:
+        """Wait until nothing on the display changed for ``quiet`` seconds (a dialog finished drawing and
+        loading); False at ``timeout``. There is no event for "the print preview is ready"."""
+        deadline = time.monotonic() + timeout
+        last = zlib.crc32(_grab_root(self.display)[3])
+        still_since = time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(interval)
+            current = zlib.crc32(_grab_root(self.display)[3])
+            if current != last:
+                last, still_since = current, time.monotonic()
+            elif time.monotonic() - still_since >= quiet:
+                return True
+        return False
 
 
 # -- a screenshot without extra packages: XGetImage through ctypes, PNG through zlib ----------------
@@ -211,7 +230,8 @@ def _libx11() -> ctypes.CDLL:
     return lib
 
 
-def _grab_root(display: str) -> tuple[int, int, list[bytes]]:
+def _grab_root(display: str) -> tuple[int, int, int, bytes]:
+    """(width, height, bytes per line, BGRX pixels) of the root window of ``display``."""
     lib = _libx11()
     lib.XSetErrorHandler(_on_x_error)
     handle = lib.XOpenDisplay(display.encode())
@@ -226,25 +246,24 @@ def _grab_root(display: str) -> tuple[int, int, list[bytes]]:
         try:
             img = image.contents
             if img.bits_per_pixel != 32:
-                raise HarnessError("Xvfb", f"unsupported screenshot depth {img.bits_per_pixel} bpp")
-            raw = ctypes.string_at(img.data, img.bytes_per_line * height)
-            rows = []
-            for y in range(height):
-                line = raw[y * img.bytes_per_line : y * img.bytes_per_line + width * 4]
-                rgb = bytearray(width * 3)  # BGRX (little-endian TrueColor) -> RGB
-                rgb[0::3], rgb[1::3], rgb[2::3] = line[2::4], line[1::4], line[0::4]
-                rows.append(bytes(rgb))
+                raise HarnessError("Xvfb", f"unsupported screenshot format: {img.bits_per_pixel} bits per pixel")
+            return width, height, img.bytes_per_line, ctypes.string_at(img.data, img.bytes_per_line * height)
         finally:
             lib.XDestroyImage(image)
     finally:
         lib.XCloseDisplay(handle)
-    return width, height, rows
 
 
-def _png(width: int, height: int, rows: list[bytes]) -> bytes:
+def _png(width: int, height: int, stride: int, raw: bytes) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    body = zlib.compress(b"".join(b"\x00" + row for row in rows), 6)
+    rows = bytearray()
+    for y in range(height):
+        line = raw[y * stride : y * stride + width * 4]
+        rgb = bytearray(width * 3)  # BGRX (little-endian TrueColor) -> RGB
+        rgb[0::3], rgb[1::3], rgb[2::3] = line[2::4], line[1::4], line[0::4]
+        rows += b"\x00" + rgb
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(rows), 6))
+            + chunk(b"IEND", b""))

@@ -18,7 +18,8 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -78,9 +79,16 @@ class FixtureRoutes:
         self.passthrough_hosts: set[str] = set()
 
     def route(self, host: str, port: int, target: tuple[str, int], passthrough: bool = False) -> None:
+        # Passthrough is decided by the TLS SNI, so it applies to the host name on every port.
         self.routes[(host, port)] = target
         if passthrough:
             self.passthrough_hosts.add(host)
+        else:
+            self.passthrough_hosts.discard(host)
+
+    def unroute(self, host: str, port: int) -> None:
+        self.routes.pop((host, port), None)
+        self.passthrough_hosts.discard(host)
 
     def http_connect(self, flow: http.HTTPFlow) -> None:
         key = (flow.request.host, flow.request.port)
@@ -349,6 +357,22 @@ class NetworkOracle:
 
     def route(self, host: str, port: int, target: tuple[str, int], passthrough: bool = False) -> None:
         self.routes.route(host, port, target, passthrough)
+
+    @contextmanager
+    def rerouted(self, host: str, port: int, target: tuple[str, int], passthrough: bool = False) -> Iterator[None]:
+        """Send (host, port) to another listener for the duration of a block, then restore the run's
+        route: for a case that puts another server in the candidate's path, as an attacker on the path
+        would (e.g. a rogue-CA server under a declared name, NET-02)."""
+        before = self.routes.routes.get((host, port))
+        was_passthrough = host in self.routes.passthrough_hosts
+        self.route(host, port, target, passthrough)
+        try:
+            yield
+        finally:
+            if before is None:
+                self.routes.unroute(host, port)
+            else:
+                self.route(host, port, before, was_passthrough)
 
     # -- reading the evidence -------------------------------------------------------------------
     def records(self, since: float = 0.0) -> list[FlowRecord]:

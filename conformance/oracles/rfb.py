@@ -364,7 +364,9 @@ def _needle_forms(needle: str) -> list[tuple[str, bytes]]:
         latin1 = needle.encode("latin-1")
         latin_name = "latin-1"
     except UnicodeEncodeError:
-        latin1 = bytes(b & 0xFF for b in (ord(c) for c in needle))
+        # The low byte of each UTF-16 code unit, as JavaScript's charCodeAt() into a Uint8Array gives.
+        units = needle.encode("utf-16-be")
+        latin1 = units[1::2]
         latin_name = "latin-1-truncated"
     if latin1 == utf8:
         return [("ascii", utf8)]

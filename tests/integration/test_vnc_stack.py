@@ -168,6 +168,26 @@ class Tracker:
                 if (st := _stat(pid)) is not None and st[2] == start and st[0] != "Z"]
 
 
+def _pss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def print_memory(stack: VncStack) -> None:
+    mib = 2**20
+    parts = [f"{k}={v / mib:.0f} MiB" for k, v in stack.memory_pss().items()]
+    # The terminal side for comparison: Playwright's driver and its Chromium (our descendants).
+    in_stack = set(stack.pids())
+    terminal = sum(_pss(pid) for pid in _live() if pid not in in_stack and _is_descendant_of_us(pid))
+    print(f"\n[pss] {stack.server} stack: {', '.join(parts)}; terminal browser + driver "
+          f"{terminal / mib:.0f} MiB; pytest {_pss(os.getpid()) / mib:.0f} MiB")
+
+
 def _is_descendant_of_us(pid: int) -> bool:
     me = os.getpid()
     for _ in range(64):
@@ -386,7 +406,8 @@ def test_stack_through_novnc(server: ServerKind, clipboard: str, probe_site: Pro
             assert wait_until(page, lambda: bool(probe_site.events(session, "copied")), 5) is not None
             assert probe_site.events(session, "copied")[-1]["detail"]["ok"] is True
             assert wait_until(page, lambda: stack.remote_clipboard("clipboard") == button, 5) is not None
-            in_panel = wait_until(page, lambda: panel_text(page) == button, 10 if r2l_allowed else negative_wait)
+            in_panel = wait_until(page, lambda: panel_text(page) == button,
+                                  10 if r2l_allowed else negative_wait)
             assert (in_panel is not None) == r2l_allowed
             button_s = time.monotonic() - t
 
@@ -411,8 +432,7 @@ def test_stack_through_novnc(server: ServerKind, clipboard: str, probe_site: Pro
             page.wait_for_timeout(300)  # let the last frames in
             wire = rfb.parse_messages(tap.frames)
             if server == "tigervnc" and clipboard == "open":
-                pss = stack.memory_pss()
-                print(f"\n[pss] {server}: " + ", ".join(f"{k}={v / 2**20:.0f} MiB" for k, v in pss.items()))
+                print_memory(stack)
         finally:
             context.close()
         tracker.track(stack)

@@ -1,0 +1,329 @@
+"""Network (NET-01, NET-02): where the candidate connects, and whether it trusts a server it cannot verify.
+
+NET-01's oracle is the interception proxy's record of connection attempts: every CONNECT (including
+those the proxy refuses because the host is not a fixture, such as a browser's update and sign-in
+hosts), every TLS connection passed through and every plain-HTTP proxy request. The case judges the
+traffic of its own candidate session only, from before the candidate starts until after it has shut
+down, so the verdict does not depend on which cases ran before; what the whole run tried so far is
+attached as a finding list of its own.
+
+NET-02's oracle is the fixture site's request log for its rogue-CA listener (untrusted.test, whose TLS
+the proxy passes through untouched): no request, and so no canary, may arrive there. The proxy's record
+of the passed-through connection proves the candidate really tried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from conformance.environment.fixture_site import ROGUE_HOST, SITE_HOSTS
+from conformance.errors import HarnessError
+from conformance.oracles.network import Attempt, connection_attempts, endpoint_matches
+
+pytestmark = pytest.mark.candidate_kind("secure-browser")
+
+THIRD_PARTY = "evil.test"  # undeclared host the NET-01 tour's page embeds and the user types in
+BACKGROUND_SECONDS = 12.0  # idle time for the browser's own background traffic
+SHUTDOWN_SECONDS = 2.0  # traffic a browser sends while it exits still counts
+REPORT_TIMEOUT = 20.0
+# What stock Chromium is known to contact by itself. A note for the reader only: it never excuses an
+# attempt; only the profile's [network] background (with a reason) does.
+KNOWN_BACKGROUND = {
+    "accounts.google.com": "Google account (GAIA) sign-in state checks",
+    "update.googleapis.com": "component updater",
+    "clients2.google.com": "extension / component update checks",
+    "clients2.googleusercontent.com": "extension downloads",
+    "content-autofill.googleapis.com": "autofill field-type predictions (sends form signatures)",
+    "connectivitycheck.gstatic.com": "captive-portal / connectivity check",
+    "www.gstatic.com": "static resources for browser features",
+    "safebrowsing.googleapis.com": "Safe Browsing list updates",
+    "optimizationguide-pa.googleapis.com": "optimization hints",
+    "redirector.gvt1.com": "component downloads",
+    "edgedl.me.gvt1.com": "component downloads",
+    "www.google.com": "search / network time / promos",
+    "android.clients.google.com": "Google services",
+}
+
+
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="milliseconds")
+
+
+def _reports(site: Any, since: float, page: str, event: str | None = None) -> list[dict]:
+    return [
+        r
+        for r in site.reports()
+        if r.get("page") == page and r.get("received", 0) >= since and event in (None, r.get("event"))
+    ]
+
+
+def _wait(predicate: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return bool(predicate())
+
+
+def _try_goto(page: Any, url: str, timeout: float = 20_000) -> str:
+    """Navigate as a user typing the address; return "" or the error the browser showed."""
+    for _ in range(2):
+        try:
+            page.goto(url, wait_until="load", timeout=timeout)
+            return ""
+        except Exception as exc:  # a refusal is an expected outcome here, not a harness problem
+            error = str(exc).splitlines()[0]
+            # Leaving an error page can race with it (spike pitfall): try once more.
+            if "interrupted by another navigation" not in error:
+                return error
+    return error
+
+
+# -- NET-01 ----------------------------------------------------------------------------------------
+def classify(attempts: list[Attempt], candidate: Any) -> list[dict]:
+    """One row per destination: declared endpoint, declared background (with its reason), or undeclared."""
+    endpoints = [(e.host, e.port) for e in candidate.network.endpoints]
+    rows = []
+    for attempt in attempts:
+        reasons = [
+            b.reason
+            for b in candidate.network.background
+            if endpoint_matches(attempt.host, attempt.port, [(b.host, b.port)])
+        ]
+        if endpoint_matches(attempt.host, attempt.port, endpoints):
+            status, why = "declared", ""
+        elif reasons:
+            status, why = "declared-background", reasons[0]
+        else:
+            status = "undeclared"
+            why = "page content / user navigation" if attempt.host == THIRD_PARTY else ""
+            why = why or KNOWN_BACKGROUND.get(attempt.host, "")
+            why = why or ("fixture host, not declared" if attempt.host in (*SITE_HOSTS, ROGUE_HOST) else "")
+        rows.append(
+            {"status": status, "note": why, **attempt.row(), "first": _iso(attempt.first), "last": _iso(attempt.last)}
+        )
+    return rows
+
+
+def _table(rows: list[dict]) -> str:
+    head = f"{'status':<20} {'endpoint':<42} {'n':>3}  {'kinds':<28} {'first':<24} note"
+    lines = [head, "-" * len(head)]
+    for row in rows:
+        kinds = ",".join(row["kinds"]) + (" (refused by proxy)" if row["refused_by_proxy"] else "")
+        lines.append(
+            f"{row['status']:<20} {row['endpoint']:<42} {row['count']:>3}  {kinds:<28} {row['first']:<24} {row['note']}"
+        )
+    return "\n".join(lines)
+
+
+@pytest.mark.requirement("NET-01")
+def test_connections_only_to_declared_endpoints(
+    candidate: Any, driver: Any, fixture_site: Any, network_oracle: Any, evidence: Any, run_dir: Path
+) -> None:
+    """通信先が申告した特定通信の宛先に限られる / connections go only to the declared endpoints"""
+    network_oracle.require_alive()
+    since = time.time()  # before the candidate starts: its start-up traffic counts
+    fixture_endpoints = [(h, p) for h, p in ((e.host, e.port) for e in candidate.network.endpoints) if h in SITE_HOSTS]
+    if not fixture_endpoints:
+        raise HarnessError("profile", "no declared endpoint is a fixture host; the tour has nothing to open")
+    steps: dict[str, str] = {}
+    with driver.session() as session:
+        for host, port in fixture_endpoints:  # 1. the declared sites, as a user opens them
+            url = f"https://{host}/" if port == 443 else f"https://{host}:{port}/"
+            session.open(url)
+            steps[url] = "opened"
+        # 2. a declared page that embeds content from an undeclared host (as pages embed CDNs, analytics)
+        host = fixture_endpoints[0][0]
+        tour = f"https://{host}/pages/exfil.html?{urlencode({'target': f'https://{THIRD_PARTY}', 'embed': '1'})}"
+        session.open(tour)
+        if not _wait(lambda: _reports(fixture_site, since, "exfil", "loaded"), REPORT_TIMEOUT):
+            raise HarnessError("fixture-site", "exfil.html never reported 'loaded'; the embeds were not tried")
+        _wait(lambda: len(_reports(fixture_site, since, "exfil", "outcome")) >= 5, 8.0)  # let the embeds settle
+        steps[tour] = "opened"
+        # 3. the user types an undeclared address
+        error = _try_goto(session.page, f"https://{THIRD_PARTY}/")
+        steps[f"https://{THIRD_PARTY}/"] = error or "opened"
+        # 4. idle: the browser's own background traffic
+        time.sleep(BACKGROUND_SECONDS)
+        evidence.screenshot(session, "last-page.png")
+    time.sleep(SHUTDOWN_SECONDS)
+
+    records = network_oracle.records(since)
+    # Prove the oracle saw this session: the declared sites were served and their tunnels recorded.
+    served = {r.host for r in fixture_site.requests() if r.time >= since and r.path == "/"}
+    tunnels = {r.host for r in records if r.kind == "connect" and not r.refused}
+    for host, _port in fixture_endpoints:
+        if host not in served or host not in tunnels:
+            raise HarnessError(
+                "mitmproxy",
+                f"the tour's visit to {host} was not seen (served={sorted(served)}, "
+                f"tunnels={sorted(tunnels)}); nothing can be judged",
+            )
+
+    rows = classify(connection_attempts(records), candidate)
+    undeclared = [r for r in rows if r["status"] == "undeclared"]
+    run_rows = classify(connection_attempts(network_oracle.records()), candidate)
+    evidence.json(
+        "connections.json",
+        {
+            "window": {"from": _iso(since), "to": _iso(time.time())},
+            "tour": steps,
+            "page_outcomes": [
+                {k: r.get(k) for k in ("event", "value", "detail")} for r in _reports(fixture_site, since, "exfil")
+            ],
+            "declared": [e.model_dump() for e in candidate.network.endpoints],
+            "declared_background": [b.model_dump() for b in candidate.network.background],
+            "this_session": rows,
+            "whole_run_so_far": run_rows,
+        },
+    )
+    evidence.text(
+        "connections.txt",
+        "この試験のセッション / this case's session:\n"
+        + _table(rows)
+        + "\n\n試験全体（ここまで） / whole run so far (not part of this verdict):\n"
+        + _table(run_rows)
+        + "\n",
+    )
+    evidence.file(network_oracle.dump(run_dir / f"net01-flows-{int(since)}.jsonl", since), "flows.jsonl")
+    assert not undeclared, (
+        f"connections to undeclared endpoints / 申告外の宛先への接続 ({len(undeclared)}):\n"
+        + "\n".join(f"{r['endpoint']} x{r['count']} {','.join(r['kinds'])} {r['note']}" for r in undeclared)
+    )
+
+
+# -- NET-02 ----------------------------------------------------------------------------------------
+# Refusals that happen before any TLS handshake: the candidate blocked the host itself.
+BLOCKED_BEFORE_TLS = ("ERR_BLOCKED_BY_CLIENT", "ERR_BLOCKED_BY_ADMINISTRATOR")
+
+
+def _click_through(page: Any) -> str:
+    """Try what a user does on a certificate warning: "Advanced" then "Proceed", else the typed bypass
+    keyword. Returns what was possible (for the evidence); the site log decides the verdict."""
+    done = []
+    try:
+        page.click("#details-button", timeout=3_000)
+        done.append("advanced")
+        page.click("#proceed-link", timeout=3_000)
+        done.append("proceed")
+        page.wait_for_load_state("load", timeout=10_000)
+        return "+".join(done)
+    except Exception:
+        done.append("no proceed link")
+    try:
+        page.keyboard.type("thisisunsafe", delay=30)
+        done.append("typed bypass keyword")
+        page.wait_for_timeout(1_500)
+    except Exception as exc:
+        done.append(f"no interaction possible: {str(exc).splitlines()[0]}")
+    return "+".join(done)
+
+
+def _warned(outcome: str) -> bool:
+    """The step ended on an error page a user might get past (not on a page, not on a 204 No Content)."""
+    return outcome != "loaded" and "ERR_ABORTED" not in outcome
+
+
+def _rogue_in_path(server: str, candidate: Any, site: Any, oracle: Any) -> tuple[str, str, Any]:
+    """(rogue host name, host of the page that posts the form, context putting the rogue server there)."""
+    declared = [e.host for e in candidate.network.endpoints if e.host in SITE_HOSTS and e.port == 443]
+    if server == "undeclared-host":
+        return ROGUE_HOST, (declared or ["internet.test"])[0], contextlib.nullcontext()
+    if not declared:
+        raise HarnessError(
+            "profile", "no declared endpoint is a fixture host on 443; no name to put a rogue server under"
+        )
+    host = "lgwan.test" if "lgwan.test" in declared else declared[0]
+    form_host = next((h for h in declared if h != host), "internet.test")
+    # As an attacker on the path would: the declared name now leads to the rogue-CA server, TLS untouched.
+    return host, form_host, oracle.rerouted(host, 443, ("127.0.0.1", site.ports["rogue"]), passthrough=True)
+
+
+@pytest.mark.requirement("NET-02")
+@pytest.mark.parametrize("server", ["declared-name", "undeclared-host"])
+def test_untrusted_tls_certificate_is_refused(
+    server: str,
+    candidate: Any,
+    candidate_session: Any,
+    fixture_site: Any,
+    network_oracle: Any,
+    canary: str,
+    evidence: Any,
+    run_dir: Path,
+) -> None:
+    """検証できない証明書のサーバへ接続しない / a server whose certificate cannot be verified is refused"""
+    host, form_host, in_path = _rogue_in_path(server, candidate, fixture_site, network_oracle)
+    since = time.time()
+    steps: dict[str, str] = {}
+    page = candidate_session.page
+    with in_path:
+        # 1. the user opens the address, and tries to click through the warning
+        steps["navigate"] = _try_goto(page, f"https://{host}/?{urlencode({'probe': canary})}") or "loaded"
+        if _warned(steps["navigate"]):
+            steps["navigate: click-through"] = _click_through(page)
+        evidence.screenshot(candidate_session, "navigate.png")
+        # 2. a page on another host posts a form with the canary to it
+        query = urlencode({"target": f"https://{host}", "canary": canary})
+        form_error = _try_goto(page, f"https://{form_host}/pages/exfil.html?{query}")
+        if form_error:
+            raise HarnessError("chromium", f"the form page on {form_host} did not open: {form_error}")
+        try:
+            with page.expect_navigation(wait_until="load", timeout=20_000):
+                page.click("#post", timeout=10_000)
+            steps["form POST"] = "loaded"
+        except Exception as exc:
+            steps["form POST"] = str(exc).splitlines()[0]
+        if _warned(steps["form POST"]):
+            steps["form POST: click-through"] = _click_through(page)
+        evidence.screenshot(candidate_session, "form-post.png")
+        _wait(lambda: any(r.get("event") == "submit" for r in _reports(fixture_site, since, "exfil")), 5.0)
+
+    # Prove the attempts happened: TLS connections to the name were opened, or the candidate says it
+    # blocked both before any connection (then the certificate was never the question: see evidence).
+    tried = [r for r in network_oracle.records(since) if r.host == host and r.kind == "passthrough"]
+    blocked = all(any(code in steps[k] for code in BLOCKED_BEFORE_TLS) for k in ("navigate", "form POST"))
+    if not tried and not blocked:
+        raise HarnessError("mitmproxy", f"no connection to {host} was recorded and no block was shown: {steps}")
+    if not any(r.get("event") == "submit" for r in _reports(fixture_site, since, "exfil")):
+        raise HarnessError("fixture-site", "exfil.html never reported the form submit; the POST was not tried")
+
+    reached = [r for r in fixture_site.requests(listener="rogue") if r.time >= since]
+    with_canary = [r for r in reached if canary in r.query or canary.encode() in r.body]
+    cert_refusals = [k for k, v in steps.items() if "ERR_CERT" in v]
+    evidence.json(
+        "untrusted-tls.json",
+        {
+            "server": server,
+            "rogue_server_name": host,
+            "steps": steps,
+            "refused_for_the_certificate": cert_refusals,
+            "blocked_before_tls": blocked,
+            "tls_connections_recorded": [{"time": _iso(r.time), "endpoint": r.endpoint} for r in tried],
+            "requests_reaching_rogue_server": [
+                {
+                    "time": _iso(r.time),
+                    "host": r.host,
+                    "method": r.method,
+                    "path": r.path,
+                    "query": r.query,
+                    "body": r.body[:500].decode("utf-8", "replace"),
+                }
+                for r in reached
+            ],
+            "canary": canary,
+        },
+    )
+    evidence.file(network_oracle.dump(run_dir / f"net02-flows-{canary}.jsonl", since), "flows.jsonl")
+    assert not reached, (
+        f"the candidate sent {len(reached)} request(s) to a server whose certificate it cannot verify "
+        f"({host}; {len(with_canary)} with the canary) / 検証できない証明書のサーバへ送信した: "
+        + ", ".join(f"{r.method} {r.path}" for r in reached[:6])
+    )

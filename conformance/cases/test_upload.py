@@ -1,0 +1,172 @@
+"""File upload (UL-01): no file of the terminal reaches the candidate's content or the internet side.
+
+A canary file is put in the session's home (a terminal-side file). The probe page's file input is clicked
+and the browser's own file dialog is used as a person uses it: the dialog is found on the candidate's X
+display, the path typed, "Open" clicked (``conformance.oracles.native_dialog``). The page then posts the
+chosen file (multipart) to ``https://internet.test/sink/upload``.
+
+Playwright's ``set_input_files`` and its ``filechooser`` event fill the input over CDP and skip the
+browser's file-dialog gate (AllowFileSelectionDialogs), so neither is used, and no file-chooser listener
+is registered: the click goes down the same path as a real one.
+
+Oracles: the interception proxy and the fixture site's request log (did the canary bytes reach any
+server, multipart and encodings included, via ``conformance.detectors.scan``) and the page's report of
+``input.files`` (did the file reach the page at all). "Nothing crossed" is only believed after the page
+reported the click on its input, so "no dialog appeared" cannot be a click that never landed.
+
+Not covered: dragging a file from the terminal onto the page's drop zone. Under Xvfb there is no file
+manager to drag from, and synthesising an XDND drag from outside is not what a user does; the drop zone
+on upload.html stays for a manual check (UL-02 covers drag and drop).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.detectors import scan
+from conformance.errors import HarnessError
+from conformance.oracles.native_dialog import FILE_DIALOG_TITLES, Desktop, XWindow
+
+pytestmark = pytest.mark.candidate_kind("secure-browser")
+
+REPORT_TIMEOUT = 15.0  # a page report reaches the fixture site in well under a second when idle
+DIALOG_TIMEOUT = 20.0  # the GTK dialog maps ~0.2 s after the click; first use on a loaded machine is slower
+REFUSED_SETTLE = 4.0  # after the page saw its input cancelled at once: time for a late dialog anyway
+UPLOAD_TIMEOUT = 15.0
+
+
+@pytest.fixture
+def desktop(display: Any) -> Desktop:
+    """The candidate's X display, driven with xdotool (needs a headed run)."""
+    return Desktop(display.env if display is not None else None)
+
+
+class PageReports:
+    """The upload probe's reports for one probe id, as the fixture site received them."""
+
+    def __init__(self, site: Any, probe: str) -> None:
+        self.site = site
+        self.probe = probe
+
+    def all(self) -> list[dict]:
+        return [r for r in self.site.reports() if r.get("page") == "upload" and r.get("probe") == self.probe]
+
+    def first(self, event: str) -> dict | None:
+        return next((r for r in self.all() if r.get("event") == event), None)
+
+    def wait(self, events: set[str], timeout: float) -> dict | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = next((r for r in self.all() if r.get("event") in events), None)
+            if found is not None or time.monotonic() >= deadline:
+                return found
+            time.sleep(0.1)
+
+
+def terminal_file(session: Any, canary: str) -> Path:
+    """A canary file in the session's home: where a user keeps files on the terminal."""
+    home = getattr(session, "home", None) or session.download_roots[0]
+    path = Path(home) / "Documents" / "terminal-canary.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"端末のファイル / a file of the terminal\n{canary}\n", encoding="utf-8")
+    return path
+
+
+def wait_for_dialog(desktop: Desktop, reports: PageReports, others: set[int]) -> XWindow | None:
+    """The file dialog the click opened, or None. A browser that refuses cancels the input at once (the
+    page reports ``cancel``); otherwise only the full time-out shows that no dialog is coming."""
+    deadline = time.monotonic() + DIALOG_TIMEOUT
+    while time.monotonic() < deadline:
+        dialog = desktop.wait_for_window(FILE_DIALOG_TITLES, 0.5, exclude=others)
+        if dialog is not None:
+            return dialog
+        cancelled = reports.first("cancel")
+        if cancelled is not None and time.time() - float(cancelled["received"]) >= REFUSED_SETTLE:
+            return None
+    return None
+
+
+def choose_file(desktop: Desktop, dialog: XWindow, path: Path, reports: PageReports) -> None:
+    """Pick ``path`` in the dialog; the page must then report its ``input.files``."""
+    for _attempt in range(2):
+        time.sleep(1.0)  # GTK builds the dialog's contents after mapping the window
+        desktop.pick_file(dialog, path)
+        if reports.wait({"files"}, REPORT_TIMEOUT) is not None:
+            return
+        if dialog.wid not in desktop.window_ids():
+            break  # the dialog closed but the page got nothing
+    raise HarnessError("xdotool", f"a file dialog '{dialog.name}' appeared but the harness could not choose "
+                                  f"{path} in it: the upload was not tested")
+
+
+def crossings(site: Any, network: Any, canary: str, since: float) -> list[dict]:
+    """Every request since ``since`` whose body carries the canary, as the site and the proxy saw it."""
+    found = []
+    for request in site.requests():
+        if request.time < since:
+            continue
+        for data in (request.body, *request.websocket_messages):
+            for hit in scan(data, [canary]):
+                found.append({"seen_by": "fixture-site", "host": request.host, "method": request.method,
+                              "path": request.path, "encoding": hit.encoding, "matched": hit.matched})
+    for record in network.records(since):
+        for hit in scan(record.request_body, [canary]):
+            found.append({"seen_by": "proxy", "host": record.host, "method": record.method, "path": record.path,
+                          "encoding": hit.encoding, "matched": hit.matched})
+    return found
+
+
+def display_screenshot(evidence: Any, desktop: Desktop, name: str) -> None:
+    """The whole X display (a native dialog included) as supporting evidence."""
+    # Supporting evidence only: the verdict never rests on it, so a failed screenshot is no error.
+    with tempfile.TemporaryDirectory() as folder, contextlib.suppress(HarnessError):
+        evidence.file(desktop.screenshot(Path(folder) / name), name)
+
+
+@pytest.mark.requirement("UL-01")
+def test_file_input_upload_does_not_cross(
+    candidate_session: Any, fixture_site: Any, network_oracle: Any, desktop: Desktop, canary: str, evidence: Any
+) -> None:
+    """端末のファイルをファイル選択でアップロードできない / a terminal file cannot be uploaded through a file input"""
+    path = terminal_file(candidate_session, canary)
+    probe = secrets.token_hex(6)
+    reports = PageReports(fixture_site, probe)
+    started = time.time()
+    others = {w.wid for w in desktop.windows(min_size=1)}
+    page = candidate_session.open(f"https://internet.test/pages/upload.html?probe={probe}")
+    if reports.wait({"loaded"}, REPORT_TIMEOUT) is None:
+        raise HarnessError("fixture-site", "the upload probe page never reported that it loaded")
+    page.click("#file", timeout=10_000)  # a trusted click; no file-chooser listener, so no CDP interception
+    if reports.wait({"clicked"}, REPORT_TIMEOUT) is None:
+        raise HarnessError("fixture-site", "the page never reported the click on its file input: nothing was tested")
+    dialog = wait_for_dialog(desktop, reports, others)
+    dialog_seen = dialog.summary() if dialog is not None else None
+    if dialog is not None:
+        display_screenshot(evidence, desktop, "file-dialog.png")
+        choose_file(desktop, dialog, path, reports)
+        reports.wait({"uploaded", "upload-error"}, UPLOAD_TIMEOUT)
+    else:
+        display_screenshot(evidence, desktop, "no-file-dialog.png")
+    crossed = crossings(fixture_site, network_oracle, canary, started)
+    chosen = [f for r in reports.all() if r.get("event") == "files" for f in (r.get("value") or {}).get("files", [])]
+    evidence.screenshot(candidate_session, "page.png")
+    evidence.json("observation.json", {
+        "terminal_file": str(path), "canary": canary, "probe": probe, "file_dialog": dialog_seen,
+        "page_reports": reports.all(), "files_in_page": chosen, "canary_seen_in_requests": crossed,
+        "windows_now": [w.summary() for w in desktop.windows()],
+    })
+    for leftover in desktop.windows():  # never leave a modal dialog behind for the session's close
+        if leftover.wid not in others and FILE_DIALOG_TITLES.search(leftover.name):
+            desktop.key(leftover, "Escape")
+    assert not crossed, (
+        "the terminal file's content reached a server / 端末のファイルの内容がサーバに届いた: "
+        + ", ".join(sorted({f"{c['method']} {c['host']}{c['path']} ({c['seen_by']})" for c in crossed}))
+    )
+    assert not chosen, f"the terminal file reached the page's input.files / 端末のファイルがページに渡った: {chosen}"
