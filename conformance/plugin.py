@@ -337,6 +337,7 @@ def driver(
     conformance_run: ConformanceRun,
     run_dir: Path,
     network_oracle: Any,
+    fixture_site: Any,
     display: Any,
     playwright: Any,
     private_cups: Any,
@@ -355,6 +356,8 @@ def driver(
         env=env,
         playwright=playwright,
         headed=conformance_run.headed,
+        # A driver may add routes for its own gateway, never read what the oracle recorded.
+        extra={"route": network_oracle.route, "fixture_site": fixture_site},
     )
     profile = conformance_run.profile
     instance = driver_class(profile.driver["name"])(conformance_run.driver_settings, context)

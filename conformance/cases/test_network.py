@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import secrets
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+import urllib3
 
 from conformance.environment.fixture_site import ROGUE_HOST, SITE_HOSTS
 from conformance.errors import HarnessError
@@ -155,7 +157,7 @@ def test_connections_only_to_declared_endpoints(
         time.sleep(BACKGROUND_SECONDS)
         evidence.screenshot(session, "last-page.png")
     time.sleep(SHUTDOWN_SECONDS)
-
+    network_oracle.require_alive()  # a proxy that died on the way saw only part of the traffic
     records = network_oracle.records(since)
     # Prove the oracle saw this session: the declared sites were served and their tunnels recorded.
     served = {r.host for r in fixture_site.requests() if r.time >= since and r.path == "/"}
@@ -232,6 +234,24 @@ def _warned(outcome: str) -> bool:
     return outcome != "loaded" and "ERR_ABORTED" not in outcome
 
 
+def _rogue_log_control(site: Any) -> None:
+    """Positive control: a request sent straight to the rogue listener shows up in its log, so an empty
+    log later means that nothing arrived, not that the log is broken."""
+    token = secrets.token_hex(8)
+    pool = urllib3.HTTPSConnectionPool(
+        "127.0.0.1", site.ports["rogue"], ca_certs=str(site.rogue_ca.cert_path), server_hostname=ROGUE_HOST,
+        assert_hostname=ROGUE_HOST, timeout=10, retries=False,
+    )  # fmt: skip
+    try:
+        pool.request("GET", f"/control?t={token}", headers={"Host": ROGUE_HOST})
+    except urllib3.exceptions.HTTPError as exc:
+        raise HarnessError("fixture-site", f"rogue listener positive control failed: {exc}") from exc
+    finally:
+        pool.close()
+    if not any(token in r.query for r in site.requests(listener="rogue")):
+        raise HarnessError("fixture-site", "the rogue listener did not log the positive-control request")
+
+
 def _rogue_in_path(server: str, candidate: Any, site: Any, oracle: Any) -> tuple[str, str, Any]:
     """(rogue host name, host of the page that posts the form, context putting the rogue server there)."""
     declared = [e.host for e in candidate.network.endpoints if e.host in SITE_HOSTS and e.port == 443]
@@ -261,6 +281,7 @@ def test_untrusted_tls_certificate_is_refused(
 ) -> None:
     """検証できない証明書のサーバへ接続しない / a server whose certificate cannot be verified is refused"""
     host, form_host, in_path = _rogue_in_path(server, candidate, fixture_site, network_oracle)
+    _rogue_log_control(fixture_site)
     since = time.time()
     steps: dict[str, str] = {}
     page = candidate_session.page
@@ -286,6 +307,7 @@ def test_untrusted_tls_certificate_is_refused(
         evidence.screenshot(candidate_session, "form-post.png")
         _wait(lambda: any(r.get("event") == "submit" for r in _reports(fixture_site, since, "exfil")), 5.0)
 
+    network_oracle.require_alive()
     # Prove the attempts happened: TLS connections to the name were opened, or the candidate says it
     # blocked both before any connection (then the certificate was never the question: see evidence).
     tried = [r for r in network_oracle.records(since) if r.host == host and r.kind == "passthrough"]

@@ -218,7 +218,7 @@ def record(evidence: Any, desktop: Desktop, session: Any, act: str, reports: Pag
 @pytest.mark.requirement("PRN-01")
 @pytest.mark.parametrize("act", ACTS)
 def test_print_does_not_reach_terminal(
-    act: str, candidate_session: Any, fixture_site: Any, printer_oracle: Any, desktop: Desktop, canary: str,
+    act: str, printer_oracle: Any, desktop: Desktop, fixture_site: Any, candidate_session: Any, canary: str,
     evidence: Any,
 ) -> None:
     """端末のプリンタ・PDF へ印刷されない / nothing is printed on the terminal's printers or as a PDF"""
@@ -235,7 +235,8 @@ def test_print_does_not_reach_terminal(
         return outputs_since(printer_oracle, since, roots, files_before, canary)
 
     if act == "window-print":
-        page.click("#print", timeout=10_000)
+        # A real mouse click: Playwright's click would wait on a page that window.print() has paused.
+        click_page(desktop, window, page, "#print")
         if reports.wait({"print-called"}, REPORT_TIMEOUT) is None:
             raise HarnessError("fixture-site", "the page never reported calling window.print(): nothing was tested")
     else:

@@ -132,7 +132,7 @@ def display_screenshot(evidence: Any, desktop: Desktop, name: str) -> None:
 
 @pytest.mark.requirement("UL-01")
 def test_file_input_upload_does_not_cross(
-    candidate_session: Any, fixture_site: Any, network_oracle: Any, desktop: Desktop, canary: str, evidence: Any
+    desktop: Desktop, network_oracle: Any, fixture_site: Any, candidate_session: Any, canary: str, evidence: Any
 ) -> None:
     """端末のファイルをファイル選択でアップロードできない / a terminal file cannot be uploaded through a file input"""
     path = terminal_file(candidate_session, canary)

@@ -103,8 +103,11 @@ class ChromiumSession(CandidateSession):
 
     # -- starting ----------------------------------------------------------------------------------
     def _preferences(self) -> None:
-        # What a user would have configured: downloads go to ~/Downloads without asking, and
-        # "Save as PDF" is the default print destination when printing is allowed at all.
+        # What a user would have configured: downloads go to ~/Downloads without asking, and "Save as PDF"
+        # offers ~/Downloads. The print destination is left alone: a fresh profile preselects the system's
+        # default printer (the run's private CUPS, via CUPS_SERVER). Deliberately no --kiosk-printing: a
+        # vendor's product has no such flag, and it would skip the print dialog a user sees; the print
+        # cases confirm that dialog with real key presses instead (conformance/cases/test_print.py).
         prefs = {
             "download": {"default_directory": str(self.downloads), "prompt_for_download": False},
             "savefile": {"default_directory": str(self.downloads)},
@@ -246,6 +249,8 @@ class ChromiumSession(CandidateSession):
         closed: list[str] = []
         for _ in range(MAX_WINDOWS):
             windows = self.window_ids(browser_pid)
+            if not windows and not closed:  # nothing was closed: no user act happened
+                raise HarnessError("chromium", f"no visible window of the browser (pid {browser_pid}) to close")
             if not windows:
                 return closed
             window = windows[0]
@@ -265,14 +270,14 @@ class ChromiumSession(CandidateSession):
         raise HarnessError("chromium", f"more than {MAX_WINDOWS} windows to close")
 
     def window_ids(self, pid: int | None = None) -> list[str]:
-        """Visible top-level X windows of the browser process (``_NET_WM_PID``), as xdotool ids."""
+        """Visible top-level X windows of the browser process (``_NET_WM_PID``), as xdotool ids.
+
+        HarnessError when xdotool is missing: "no window" must never be mistaken for "window closed".
+        """
         pid = pid if pid is not None else self._browser_pid()
         if pid is None:
             return []
-        try:
-            return self._xdotool("search", "--onlyvisible", "--pid", str(pid), check=False).split()
-        except HarnessError:
-            return []
+        return self._xdotool("search", "--onlyvisible", "--pid", str(pid), check=False).split()
 
     def _xdotool(self, *args: str, check: bool = True) -> str:
         env = {**os.environ, **self.driver.context.env}

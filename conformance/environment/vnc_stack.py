@@ -36,6 +36,7 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import time
@@ -377,7 +378,10 @@ class VncStack:
                  server: ServerKind | None = None, clipboard: ClipboardProfile = "open",
                  geometry: tuple[int, int] = (1280, 800), remote_chromium_args: Sequence[str] = (),
                  remote_ready: Callable[[], bool] | None = None,
-                 binaries: Mapping[str, str] | None = None, timeout: float = 30.0) -> None:
+                 binaries: Mapping[str, str] | None = None, timeout: float = 30.0,
+                 tls: tuple[Path, Path] | None = None) -> None:
+        # (certificate, key): websockify then serves HTTPS/WSS, as a real gateway does.
+        self.tls = tls
         chosen: ServerKind = server if server is not None else default_server()
         if chosen not in get_args(ServerKind):
             raise ValueError(f"server must be one of {get_args(ServerKind)}, not {server!r}")
@@ -539,7 +543,8 @@ class VncStack:
         if self.server == "x11vnc":
             self._spawn("x11vnc", self._x11vnc_argv(), env={**self.remote_display_env,
                                                             "X11VNC_AVOID_WINDOWS": "never"})
-        self._spawn("websockify", [self.binaries["websockify"], "--web", str(NOVNC_WEB),
+        tls_args = ["--cert", str(self.tls[0]), "--key", str(self.tls[1]), "--ssl-only"] if self.tls else []
+        self._spawn("websockify", [self.binaries["websockify"], *tls_args, "--web", str(NOVNC_WEB),
                                    f"127.0.0.1:{self.websocket_port}", f"127.0.0.1:{self.vnc_port}"])
         comp = self.server_component
         self.bringup_seconds["vnc"] = self._wait(comp, self._vnc_answers, 10.0, "VNC port answering RFB")
@@ -694,7 +699,12 @@ class VncStack:
         return bool(_RFB_BANNER.match(_rfb_banner(self.vnc_port)))
 
     def _websockify_answers(self) -> bool:
-        conn = http.client.HTTPConnection("127.0.0.1", self.websocket_port, timeout=2)
+        conn: http.client.HTTPConnection
+        if self.tls:  # the stack's own readiness probe: the certificate is checked by the terminal's proxy
+            context = ssl._create_unverified_context()  # loopback readiness probe only
+            conn = http.client.HTTPSConnection("127.0.0.1", self.websocket_port, timeout=2, context=context)
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.websocket_port, timeout=2)
         try:
             conn.request("GET", "/vnc.html")
             resp = conn.getresponse()
