@@ -135,19 +135,23 @@ def test_no_session_content_remains(
 ) -> None:
     """セッション終了後、端末に内容が残らない / no session content remains on the terminal after the session"""
     roots = list(candidate_session.disk_roots)
+    if not roots:
+        raise HarnessError("driver", "the driver names no disk roots for the session: nothing could be scanned")
     stores = plant_canary(candidate_session, fixture_site, canary)
     evidence.screenshot(candidate_session, "before-close.png")
     candidate_session.close_as_user()  # the fixture's teardown close is then a no-op
     close = dict(getattr(candidate_session, "close_record", {}) or {})
     if not close.get("user_close"):
-        raise HarnessError("chromium", f"the session was not ended by a user close, so residue is not judged: {close}")
+        raise HarnessError("driver", f"the session was not ended by a user close, so residue is not judged: {close}")
     hits = residue_hits(roots, [canary])  # before anything restarts the candidate
-    scan_errors = files.snapshot(roots).errors
+    scanned = files.snapshot(roots)
+    scan_errors = scanned.errors
     observation = {
         "canary": canary,
         "stores": stores,
         "close": close,
         "scanned_roots": [str(r) for r in roots],
+        "files_scanned": len(scanned),
         "encodings": list(files.ENCODINGS),
         "unreadable": [[str(p), e] for p, e in scan_errors],
         "residue": hits,
@@ -156,6 +160,8 @@ def test_no_session_content_remains(
     note = "" if close.get("exited_by_itself") else " (the candidate did not exit by itself after the close)"
     if scan_errors and not hits:  # an unread folder could hold the residue: no pass on a partial scan
         raise HarnessError("files", f"could not read part of the session's disk: {scan_errors[:3]}")
+    if not len(scanned) and not hits:  # a browser that ran always leaves some file (even if clean): wrong roots?
+        raise HarnessError("files", f"no file at all under the session's disk roots {roots}: nothing was scanned")
     assert not hits, (
         f"session content remains on the terminal after the user closed it / セッション終了後に内容が残った{note}: "
         + summarize(hits, roots)

@@ -34,16 +34,14 @@ def wait_for_report(site: Any, event: str, contains: str, since: float, timeout:
     raise HarnessError("remote-probe", f"the remote side never reported {event!r} with {contains!r}")
 
 
-def gateway_wire(network_oracle: Any, gateway_host: str) -> rfb.WireReport:
-    messages = [
-        ("from_client" if m.from_client else "from_server", m.content)
-        for record in network_oracle.records()
-        if record.host == gateway_host
-        for m in record.websocket  # the stream is parsed whole: the handshake is needed to decode it
-    ]
-    if not messages:
-        raise HarnessError("mitmproxy", f"no websocket traffic to {gateway_host} was recorded")
-    return rfb.parse_messages(messages)
+def gateway_wire(network_oracle: Any, gateway_host: str, since: float) -> rfb.WireReport:
+    """The RFB stream of this session: the newest websocket to the gateway opened after ``since``.
+    It is parsed whole, from its handshake, or it cannot be decoded at all."""
+    flows = [r for r in network_oracle.records() if r.host == gateway_host and r.websocket and r.time >= since]
+    if not flows:
+        raise HarnessError("mitmproxy", f"no websocket traffic to {gateway_host} was recorded for this session")
+    newest = max(flows, key=lambda r: r.time)
+    return rfb.parse_messages(("from_client" if m.from_client else "from_server", m.content) for m in newest.websocket)
 
 
 @pytest.mark.requirement("ST-01")
@@ -57,7 +55,7 @@ def test_only_screen_and_input_cross(
     wait_for_report(fixture_site, "input", canary, since)
     candidate_session.page.wait_for_timeout(500)  # let the screen update that shows the text go out
     evidence.screenshot(candidate_session, "canvas.png")
-    wire = gateway_wire(network_oracle, driver.settings.gateway_host)
+    wire = gateway_wire(network_oracle, driver.settings.gateway_host, candidate_session.connected_at - 30)
     evidence.json("wire-summary.json", wire.summary())
     if not wire.decodable:
         raise HarnessError("rfb", f"the wire cannot be inspected: {'; '.join(wire.decode_errors[:3])}")
