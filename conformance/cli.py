@@ -52,7 +52,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     profiles = _validate(paths)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("reports") / stamp
-    codes = []
+    codes, documents = [], []
     for path, profile in zip(paths, profiles, strict=True):
         target = out if len(paths) == 1 else out / profile.name
         print(f"== {profile.name} ({profile.kind}) → {target}", flush=True)
@@ -82,6 +82,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(render_summary(document, load_catalog()), flush=True)
         print(f"report: {target / 'report.html'}", flush=True)
         codes.append(document["summary"]["exit_code"])
+        documents.append(document)
+    if len(documents) > 1:
+        from conformance.report import render_matrix_html
+
+        (out / "index.html").write_text(render_matrix_html(documents, load_catalog()), encoding="utf-8")
+        print(f"matrix: {out / 'index.html'}", flush=True)
     if EXIT_FAIL in codes:
         return EXIT_FAIL
     return EXIT_UNDECIDED if EXIT_UNDECIDED in codes else EXIT_OK

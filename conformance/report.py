@@ -217,3 +217,34 @@ suite {esc(suite['version'])} · {esc(document['started'])} → {esc(document['f
 <table>{''.join(hidden)}</table></details>
 <p><small>profile sha256 {esc(candidate['profile_sha256'])} · <a href="conformance.json">conformance.json</a> ·
 <a href="junit.xml">junit.xml</a> · <a href="allure-report/index.html">Allure</a></small></p></main></body></html>"""
+
+
+def render_matrix_html(documents: list[dict[str, Any]], catalog: Any) -> str:
+    """Candidates × requirements on one page, for comparing products (調達比較表)."""
+    esc = html.escape
+    ids = [rid for rid in catalog.requirements if any(
+        d["requirements"].get(rid, {}).get("verdict") != "not_applicable" for d in documents)]
+    head = "".join(
+        f'<th><a href="{esc(d["candidate"]["name"])}/report.html">{esc(d["candidate"]["name"])}</a><br>'
+        f'<small>{esc(d["candidate"]["kind"])}</small></th>'
+        for d in documents
+    )
+    rows = []
+    for rid in ids:
+        requirement = catalog.requirements[rid]
+        cells = []
+        for d in documents:
+            verdict = d["requirements"].get(rid, {}).get("verdict", "not_applicable")
+            ja, en = VERDICT_LABELS[verdict]
+            cells.append(f'<td><a href="{esc(d["candidate"]["name"])}/report.html#{esc(rid)}">'
+                         f'<span class="v {verdict}">{esc(ja)}</span></a><br><small>{esc(en)}</small></td>')
+        level = LEVEL_LABELS[requirement.level]
+        rows.append(f'<tr><td><a href="{esc(documents[0]["candidate"]["name"])}/catalog.html#{esc(rid)}">'
+                    f"{esc(rid)}</a></td><td>{esc(requirement.title('ja'))}<br>"
+                    f"<small>{esc(requirement.title('en'))}</small></td><td>{esc(level[0])}</td>{''.join(cells)}</tr>")
+    suite = documents[0]["suite"]
+    return f"""<!doctype html><html lang="ja"><head><meta charset="utf-8">
+<title>候補比較 / candidate matrix</title><style>{_CSS}</style></head><body>
+<header><h1>候補比較 / Candidate matrix</h1><p>catalog {esc(suite['catalog_version'])} ·
+suite {esc(suite['version'])}</p></header><main><table><tr><th>ID</th><th>要件 / requirement</th>
+<th>水準</th>{head}</tr>{''.join(rows)}</table></main></body></html>"""

@@ -29,9 +29,10 @@ from pathlib import Path
 from conformance.environment.procs import require_tool
 from conformance.errors import HarnessError
 
-# Titles of a file chooser in the languages a Japanese terminal runs (GTK's own strings).
-FILE_DIALOG_TITLES = re.compile(r"Open File|Open Files|Select File|Upload|ファイルを開く|ファイルの選択|開く", re.I)
-SAVE_DIALOG_TITLES = re.compile(r"Save File|Save As|Save|名前を付けて保存|ファイルの保存|保存", re.I)
+# Whole titles of the file choosers Chromium opens through GTK, in English and Japanese. Anchored, so a
+# page title such as "upload probe - Chromium" never counts as a dialog.
+FILE_DIALOG_TITLES = re.compile(r"^(Open Files?|Select Files?|File Upload|ファイルを開く|ファイルの選択|開く)$", re.I)
+SAVE_DIALOG_TITLES = re.compile(r"^(Save File|Save As|名前を付けて保存|ファイルを保存|保存)$", re.I)
 # GTK 3's file chooser puts its action button ("Open" / "Save") in the bottom-right corner of the
 # dialog; the spike measured (width - 45, height - 24) on this machine's Xvfb.
 GTK_ACTION_BUTTON = (45, 24)
