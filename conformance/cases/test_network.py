@@ -27,7 +27,7 @@ import urllib3
 
 from conformance.environment.fixture_site import ROGUE_HOST, SITE_HOSTS
 from conformance.errors import HarnessError
-from conformance.oracles.network import Attempt, connection_attempts, endpoint_matches
+from conformance.oracles.network import connection_attempts, findings_table, judge_attempts
 
 pytestmark = pytest.mark.candidate_kind("secure-browser")
 
@@ -35,23 +35,6 @@ THIRD_PARTY = "evil.test"  # undeclared host the NET-01 tour's page embeds and t
 BACKGROUND_SECONDS = 12.0  # idle time for the browser's own background traffic
 SHUTDOWN_SECONDS = 2.0  # traffic a browser sends while it exits still counts
 REPORT_TIMEOUT = 20.0
-# What stock Chromium is known to contact by itself. A note for the reader only: it never excuses an
-# attempt; only the profile's [network] background (with a reason) does.
-KNOWN_BACKGROUND = {
-    "accounts.google.com": "Google account (GAIA) sign-in state checks",
-    "update.googleapis.com": "component updater",
-    "clients2.google.com": "extension / component update checks",
-    "clients2.googleusercontent.com": "extension downloads",
-    "content-autofill.googleapis.com": "autofill field-type predictions (sends form signatures)",
-    "connectivitycheck.gstatic.com": "captive-portal / connectivity check",
-    "www.gstatic.com": "static resources for browser features",
-    "safebrowsing.googleapis.com": "Safe Browsing list updates",
-    "optimizationguide-pa.googleapis.com": "optimization hints",
-    "redirector.gvt1.com": "component downloads",
-    "edgedl.me.gvt1.com": "component downloads",
-    "www.google.com": "search / network time / promos",
-    "android.clients.google.com": "Google services",
-}
 
 
 def _iso(epoch: float) -> str:
@@ -90,40 +73,21 @@ def _try_goto(page: Any, url: str, timeout: float = 20_000) -> str:
 
 
 # -- NET-01 ----------------------------------------------------------------------------------------
-def classify(attempts: list[Attempt], candidate: Any) -> list[dict]:
-    """One row per destination: declared endpoint, declared background (with its reason), or undeclared."""
-    endpoints = [(e.host, e.port) for e in candidate.network.endpoints]
-    rows = []
-    for attempt in attempts:
-        reasons = [
-            b.reason
-            for b in candidate.network.background
-            if endpoint_matches(attempt.host, attempt.port, [(b.host, b.port)])
-        ]
-        if endpoint_matches(attempt.host, attempt.port, endpoints):
-            status, why = "declared", ""
-        elif reasons:
-            status, why = "declared-background", reasons[0]
-        else:
-            status = "undeclared"
-            why = "page content / user navigation" if attempt.host == THIRD_PARTY else ""
-            why = why or KNOWN_BACKGROUND.get(attempt.host, "")
-            why = why or ("fixture host, not declared" if attempt.host in (*SITE_HOSTS, ROGUE_HOST) else "")
-        rows.append(
-            {"status": status, "note": why, **attempt.row(), "first": _iso(attempt.first), "last": _iso(attempt.last)}
-        )
+def judge(records: list[Any], candidate: Any) -> list[dict]:
+    """The profile's view of every destination in ``records`` (see ``network.judge_attempts``)."""
+    rows = judge_attempts(
+        connection_attempts(records),
+        [(e.host, e.port) for e in candidate.network.endpoints],
+        [(b.host, b.port, b.reason) for b in candidate.network.background],
+    )
+    for row in rows:  # say where the tour's own undeclared attempts came from
+        if row["status"] == "undeclared" and not row["note"]:
+            host = row["endpoint"].rsplit(":", 1)[0]
+            if host == THIRD_PARTY:
+                row["note"] = "the tour: embedded content / a typed address"
+            elif host in (*SITE_HOSTS, ROGUE_HOST):
+                row["note"] = "fixture host, not declared"
     return rows
-
-
-def _table(rows: list[dict]) -> str:
-    head = f"{'status':<20} {'endpoint':<42} {'n':>3}  {'kinds':<28} {'first':<24} note"
-    lines = [head, "-" * len(head)]
-    for row in rows:
-        kinds = ",".join(row["kinds"]) + (" (refused by proxy)" if row["refused_by_proxy"] else "")
-        lines.append(
-            f"{row['status']:<20} {row['endpoint']:<42} {row['count']:>3}  {kinds:<28} {row['first']:<24} {row['note']}"
-        )
-    return "\n".join(lines)
 
 
 @pytest.mark.requirement("NET-01")
@@ -170,9 +134,9 @@ def test_connections_only_to_declared_endpoints(
                 f"tunnels={sorted(tunnels)}); nothing can be judged",
             )
 
-    rows = classify(connection_attempts(records), candidate)
+    rows = judge(records, candidate)
     undeclared = [r for r in rows if r["status"] == "undeclared"]
-    run_rows = classify(connection_attempts(network_oracle.records()), candidate)
+    run_rows = judge(network_oracle.records(), candidate)
     evidence.json(
         "connections.json",
         {
@@ -190,9 +154,9 @@ def test_connections_only_to_declared_endpoints(
     evidence.text(
         "connections.txt",
         "この試験のセッション / this case's session:\n"
-        + _table(rows)
+        + findings_table(rows)
         + "\n\n試験全体（ここまで） / whole run so far (not part of this verdict):\n"
-        + _table(run_rows)
+        + findings_table(run_rows)
         + "\n",
     )
     evidence.file(network_oracle.dump(run_dir / f"net01-flows-{int(since)}.jsonl", since), "flows.jsonl")
@@ -205,33 +169,39 @@ def test_connections_only_to_declared_endpoints(
 # -- NET-02 ----------------------------------------------------------------------------------------
 # Refusals that happen before any TLS handshake: the candidate blocked the host itself.
 BLOCKED_BEFORE_TLS = ("ERR_BLOCKED_BY_CLIENT", "ERR_BLOCKED_BY_ADMINISTRATOR")
+WARNING_TIMEOUT = 8_000  # ms for Chromium's certificate warning to show after the failed navigation
 
 
 def _click_through(page: Any) -> str:
     """Try what a user does on a certificate warning: "Advanced" then "Proceed", else the typed bypass
     keyword. Returns what was possible (for the evidence); the site log decides the verdict."""
-    done = []
+    done: list[str] = []
     try:
-        page.click("#details-button", timeout=3_000)
+        try:  # the warning page commits after the navigation has already failed: wait for it
+            page.locator("#details-button").wait_for(state="visible", timeout=WARNING_TIMEOUT)
+        except Exception:
+            return "no warning page with a way on"
+        page.locator("#details-button").click(timeout=5_000)
         done.append("advanced")
-        page.click("#proceed-link", timeout=3_000)
-        done.append("proceed")
-        page.wait_for_load_state("load", timeout=10_000)
-        return "+".join(done)
-    except Exception:
+        page.wait_for_timeout(300)
+        if page.locator("#proceed-link").is_visible():
+            page.locator("#proceed-link").click(timeout=5_000)
+            done.append("proceed")
+            page.wait_for_load_state("load", timeout=10_000)
+            return "+".join(done)
         done.append("no proceed link")
-    try:
         page.keyboard.type("thisisunsafe", delay=30)
         done.append("typed bypass keyword")
         page.wait_for_timeout(1_500)
-    except Exception as exc:
-        done.append(f"no interaction possible: {str(exc).splitlines()[0]}")
+    except Exception as exc:  # whatever happened, the site log decides
+        done.append(f"interaction failed: {str(exc).splitlines()[0]}")
     return "+".join(done)
 
 
 def _warned(outcome: str) -> bool:
-    """The step ended on an error page a user might get past (not on a page, not on a 204 No Content)."""
-    return outcome != "loaded" and "ERR_ABORTED" not in outcome
+    """The step ended on an error page a user might get past (not on a page, not on a 204 No Content,
+    not on a block page that has no way on)."""
+    return outcome != "loaded" and not any(code in outcome for code in ("ERR_ABORTED", *BLOCKED_BEFORE_TLS))
 
 
 def _rogue_log_control(site: Any) -> None:

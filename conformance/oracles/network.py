@@ -14,6 +14,7 @@ CA only by SPKI pin.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import socket
 import threading
@@ -262,6 +263,63 @@ def connection_attempts(records: Iterable[FlowRecord]) -> list[Attempt]:
     for attempt in found.values():
         attempt.count = max(attempt.count, 1)
     return sorted(found.values(), key=lambda a: a.first)
+
+
+# What stock Chromium contacts by itself. A note for the reader only: it never excuses an attempt; only
+# the profile's [network] background, with its reason, does.
+KNOWN_BROWSER_BACKGROUND = {
+    "accounts.google.com": "Google account state check (ListAccounts)",
+    "update.googleapis.com": "component updater",
+    "clients2.google.com": "extension / component update checks",
+    "clients2.googleusercontent.com": "extension downloads",
+    "content-autofill.googleapis.com": "autofill field-type predictions (sends form signatures)",
+    "connectivitycheck.gstatic.com": "captive-portal / connectivity check",
+    "www.gstatic.com": "static resources for browser features",
+    "safebrowsing.googleapis.com": "Safe Browsing list updates",
+    "optimizationguide-pa.googleapis.com": "optimization hints",
+    "redirector.gvt1.com": "component downloads",
+    "edgedl.me.gvt1.com": "component downloads",
+    "www.google.com": "search / network time / promos",
+    "android.clients.google.com": "Google services",
+}
+
+
+def judge_attempts(
+    attempts: Iterable[Attempt],
+    endpoints: Iterable[tuple[str, int]],
+    background: Iterable[tuple[str, int, str]] = (),
+) -> list[dict]:
+    """One row per destination with ``status``: "declared" (a declared endpoint), "declared-background"
+    (``note`` = the declared reason) or "undeclared" (``note`` = what it is known to be, if anything)."""
+    endpoints, background = list(endpoints), list(background)
+    rows = []
+    for attempt in attempts:
+        reasons = [r for h, p, r in background if endpoint_matches(attempt.host, attempt.port, [(h, p)])]
+        if endpoint_matches(attempt.host, attempt.port, endpoints):
+            status, note = "declared", ""
+        elif reasons:
+            status, note = "declared-background", reasons[0]
+        else:
+            status, note = "undeclared", KNOWN_BROWSER_BACKGROUND.get(attempt.host, "")
+        rows.append({"status": status, "note": note, **attempt.row(), "first": _iso(attempt.first),
+                     "last": _iso(attempt.last)})  # fmt: skip
+    return rows
+
+
+def findings_table(rows: Iterable[dict]) -> str:
+    """``judge_attempts`` rows as a fixed-width text table for the evidence folder."""
+    head = f"{'status':<20} {'endpoint':<42} {'n':>3}  {'kinds':<36} {'first':<29} note"
+    lines = [head, "-" * len(head)]
+    for row in rows:
+        kinds = ",".join(row["kinds"]) + (" (refused by proxy)" if row["refused_by_proxy"] else "")
+        lines.append(
+            f"{row['status']:<20} {row['endpoint']:<42} {row['count']:>3}  {kinds:<36} {row['first']:<29} {row['note']}"
+        )
+    return "\n".join(lines)
+
+
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="milliseconds")
 
 
 def _quiet_cancellations(loop: asyncio.AbstractEventLoop, context: dict) -> None:

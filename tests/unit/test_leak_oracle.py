@@ -18,6 +18,8 @@ from conformance.oracles.network import (
     WebSocketMessage,
     connection_attempts,
     endpoint_matches,
+    findings_table,
+    judge_attempts,
 )
 
 CANARY = "CNRY-UNIT-0123456789"
@@ -252,6 +254,26 @@ def test_endpoint_matches_host_and_port_exactly() -> None:
     assert endpoint_matches("LGWAN.TEST", 443, DECLARED)
     assert not endpoint_matches("lgwan.test", 80, DECLARED)
     assert not endpoint_matches("x.lgwan.test", 443, DECLARED)
+
+
+def test_judge_attempts_separates_declared_background_and_undeclared() -> None:
+    records = [
+        flow(host="internet.test", kind="connect", fid="c1"),
+        flow(host="accounts.google.com", kind="connect", time=T0 + 1, fid="c2"),
+        flow(host="update.googleapis.com", kind="connect", time=T0 + 2, fid="c3"),
+        flow(host="update.googleapis.com", kind="connect", port=8443, time=T0 + 3, fid="c4"),
+    ]
+    background = [("update.googleapis.com", 443, "component update check, no user data")]
+    rows = {r["endpoint"]: r for r in judge_attempts(connection_attempts(records), DECLARED, background)}
+    assert rows["internet.test:443"]["status"] == "declared"
+    assert rows["update.googleapis.com:443"]["status"] == "declared-background"
+    assert rows["update.googleapis.com:443"]["note"] == "component update check, no user data"
+    assert rows["update.googleapis.com:8443"]["status"] == "undeclared"  # the port is part of the declaration
+    assert rows["accounts.google.com:443"]["status"] == "undeclared"
+    assert rows["accounts.google.com:443"]["note"]  # known browser background: a note, not an excuse
+    assert rows["internet.test:443"]["first"].startswith("2027-01-15T08:00:00")
+    table = findings_table(rows.values())
+    assert "undeclared" in table and "accounts.google.com:443" in table
 
 
 def test_rerouted_restores_the_run_route_and_passthrough(tmp_path: Path) -> None:
