@@ -471,6 +471,14 @@ def _printer_oracle_session(private_cups: Any) -> Any:
 @pytest.fixture
 def printer_oracle(_printer_oracle_session: Any, private_cups: Any) -> Any:
     """The private CUPS spool and cups-pdf output: proven once per run with an ``lp`` job."""
-    if not private_cups.running():
+    if not private_cups.running:
         raise HarnessError("cupsd", "the private CUPS stopped during the run")
     return _printer_oracle_session
+
+
+@pytest.fixture
+def desktop(display: Any) -> Any:
+    """The candidate's X display driven with real input events (xdotool): native dialogs, menus, keys."""
+    from conformance.oracles.native_dialog import Desktop
+
+    return Desktop(display.env if display is not None else None)

@@ -40,12 +40,7 @@ REPORT_TIMEOUT = 15.0  # a page report reaches the fixture site in well under a 
 DIALOG_TIMEOUT = 20.0  # the GTK dialog maps ~0.2 s after the click; first use on a loaded machine is slower
 REFUSED_SETTLE = 4.0  # after the page saw its input cancelled at once: time for a late dialog anyway
 UPLOAD_TIMEOUT = 15.0
-
-
-@pytest.fixture
-def desktop(display: Any) -> Desktop:
-    """The candidate's X display, driven with xdotool (needs a headed run)."""
-    return Desktop(display.env if display is not None else None)
+DIALOG_MIN_SIZE = (300, 200)  # smaller new windows are tooltips and status bubbles, not a file chooser
 
 
 class PageReports:
@@ -81,15 +76,21 @@ def terminal_file(session: Any, canary: str) -> Path:
 
 def wait_for_dialog(desktop: Desktop, reports: PageReports, others: set[int]) -> XWindow | None:
     """The file dialog the click opened, or None. A browser that refuses cancels the input at once (the
-    page reports ``cancel``); otherwise only the full time-out shows that no dialog is coming."""
+    page reports ``cancel``); otherwise only the full time-out shows that no dialog is coming.
+
+    Fail closed: any new dialog-sized window counts, whatever its title (a vendor's own chooser); if the
+    harness then cannot pick the file in it, the case errors instead of passing."""
     deadline = time.monotonic() + DIALOG_TIMEOUT
     while time.monotonic() < deadline:
-        dialog = desktop.wait_for_window(FILE_DIALOG_TITLES, 0.5, exclude=others)
-        if dialog is not None:
-            return dialog
+        fresh = [w for w in desktop.windows() if w.wid not in others]
+        titled = [w for w in fresh if FILE_DIALOG_TITLES.search(w.name)]
+        sized = [w for w in fresh if w.width >= DIALOG_MIN_SIZE[0] and w.height >= DIALOG_MIN_SIZE[1]]
+        if titled or sized:
+            return (titled or sized)[0]
         cancelled = reports.first("cancel")
         if cancelled is not None and time.time() - float(cancelled["received"]) >= REFUSED_SETTLE:
             return None
+        time.sleep(0.25)
     return None
 
 
@@ -99,11 +100,24 @@ def choose_file(desktop: Desktop, dialog: XWindow, path: Path, reports: PageRepo
         time.sleep(1.0)  # GTK builds the dialog's contents after mapping the window
         desktop.pick_file(dialog, path)
         if reports.wait({"files"}, REPORT_TIMEOUT) is not None:
-            return
+            got = files_in_page(reports)
+            if any(is_the_file(f, path) for f in got):
+                return
+            raise HarnessError("xdotool", f"the file dialog gave the page {got}, not {path}: the harness "
+                                          "chose the wrong file, nothing was decided")
         if dialog.wid not in desktop.window_ids():
             break  # the dialog closed but the page got nothing
     raise HarnessError("xdotool", f"a file dialog '{dialog.name}' appeared but the harness could not choose "
                                   f"{path} in it: the upload was not tested")
+
+
+def files_in_page(reports: PageReports) -> list[dict]:
+    """Every file the page reported in ``input.files`` (name, size, type)."""
+    return [f for r in reports.all() if r.get("event") == "files" for f in (r.get("value") or {}).get("files", [])]
+
+
+def is_the_file(reported: dict, path: Path) -> bool:
+    return reported.get("name") == path.name and reported.get("size") == path.stat().st_size
 
 
 def canary_hits(data: bytes, canary: str) -> list[Any]:
@@ -144,10 +158,10 @@ def test_file_input_upload_does_not_cross(
     probe = secrets.token_hex(6)
     reports = PageReports(fixture_site, probe)
     started = time.time()
-    others = {w.wid for w in desktop.windows(min_size=1)}
     page = candidate_session.open(f"https://internet.test/pages/upload.html?probe={probe}")
     if reports.wait({"loaded"}, REPORT_TIMEOUT) is None:
         raise HarnessError("fixture-site", "the upload probe page never reported that it loaded")
+    others = set(desktop.window_ids())  # every mapped window before the click, named or not
     page.click("#file", timeout=10_000)  # a trusted click; no file-chooser listener, so no CDP interception
     if reports.wait({"clicked"}, REPORT_TIMEOUT) is None:
         raise HarnessError("fixture-site", "the page never reported the click on its file input: nothing was tested")
@@ -160,16 +174,17 @@ def test_file_input_upload_does_not_cross(
     else:
         display_screenshot(evidence, desktop, "no-file-dialog.png")
     crossed = crossings(fixture_site, network_oracle, canary, started)
-    chosen = [f for r in reports.all() if r.get("event") == "files" for f in (r.get("value") or {}).get("files", [])]
+    chosen = [f for f in files_in_page(reports) if is_the_file(f, path)]
     evidence.screenshot(candidate_session, "page.png")
     evidence.json("observation.json", {
         "terminal_file": str(path), "canary": canary, "probe": probe, "file_dialog": dialog_seen,
-        "page_reports": reports.all(), "files_in_page": chosen, "canary_seen_in_requests": crossed,
+        "page_reports": reports.all(), "files_in_page": files_in_page(reports), "canary_seen_in_requests": crossed,
         "windows_now": [w.summary() for w in desktop.windows()],
     })
-    for leftover in desktop.windows():  # never leave a modal dialog behind for the session's close
-        if leftover.wid not in others and FILE_DIALOG_TITLES.search(leftover.name):
-            desktop.key(leftover, "Escape")
+    with tempfile.TemporaryDirectory() as folder:  # every request of the case as the proxy saw it
+        evidence.file(network_oracle.dump(Path(folder) / "proxy-flows.jsonl", since=started))
+    if dialog is not None and dialog.wid in desktop.window_ids():
+        desktop.key(dialog, "Escape")  # never leave a modal dialog behind for the session's close
     assert not crossed, (
         "the terminal file's content reached a server / 端末のファイルの内容がサーバに届いた: "
         + ", ".join(sorted({f"{c['method']} {c['host']}{c['path']} ({c['seen_by']})" for c in crossed}))

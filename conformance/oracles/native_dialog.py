@@ -131,6 +131,15 @@ class Desktop:
                 return None
             time.sleep(0.2)
 
+    def wait_until_gone(self, win: XWindow, timeout: float) -> bool:
+        """True once ``win`` is no longer mapped (closed or hidden), False at ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while win.wid in self.window_ids():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
+        return True
+
     # -- acting ------------------------------------------------------------------------------------
     def focus(self, win: XWindow) -> None:
         # No window manager on Xvfb: set the X input focus directly (XSetInputFocus) and raise it.
@@ -149,8 +158,9 @@ class Desktop:
     def click(self, win: XWindow, x: int, y: int) -> None:
         """Left click at (x, y) relative to ``win``'s top-left corner."""
         self.focus(win)
-        self._run(["mousemove", "--sync", str(win.x + x), str(win.y + y)])
-        self._run(["click", "1"])
+        # One xdotool run: the motion and the click go down one X connection, in order. No --sync: it
+        # waits for a motion that never comes when the pointer is already there.
+        self._run(["mousemove", str(win.x + x), str(win.y + y), "click", "1"])
 
     def press_action_button(self, dialog: XWindow) -> None:
         """Click a GTK file chooser's action button ("Open" / "Save"), bottom right of the dialog."""
