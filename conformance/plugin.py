@@ -85,6 +85,8 @@ class ConformanceRun:
         self.out_dir = Path(out) if out else Path("reports") / f"{self.profile.name}-{stamp}"
         self.out_dir = self.out_dir.resolve()
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        for stale in ("evidence", "work"):  # a re-run into the same folder must not mix in old evidence
+            shutil.rmtree(self.out_dir / stale, ignore_errors=True)
         self.work_dir = self.out_dir / "work"
         self.progress = bool(config.getoption("--conformance-progress"))
         self.headed = not config.getoption("--conformance-headless")
