@@ -14,9 +14,11 @@ global state: everything of one run hangs on ``config.stash``.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import secrets
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -85,9 +87,10 @@ class ConformanceRun:
         self.out_dir = Path(out) if out else Path("reports") / f"{self.profile.name}-{stamp}"
         self.out_dir = self.out_dir.resolve()
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        for stale in ("evidence", "work"):  # a re-run into the same folder must not mix in old evidence
-            shutil.rmtree(self.out_dir / stale, ignore_errors=True)
-        self.work_dir = self.out_dir / "work"
+        shutil.rmtree(self.out_dir / "evidence", ignore_errors=True)  # a re-run must not mix in old evidence
+        # Profiles, homes, keys and spools of the run: outside the output folder and short, because
+        # Chromium's singleton socket path must fit in 107 bytes. Deleted when the run ends.
+        self.work_dir = Path(tempfile.mkdtemp(prefix="conformance-"))
         self.progress = bool(config.getoption("--conformance-progress"))
         self.headed = not config.getoption("--conformance-headless")
         self.started = dt.datetime.now(dt.UTC)
@@ -201,8 +204,8 @@ class ConformanceRun:
         self.finished = dt.datetime.now(dt.UTC)
         document = report.write_run(self)
         self.document = document
-        if self.work_dir.exists() and not self.config.getoption("--basetemp", None):
-            shutil.rmtree(self.work_dir, ignore_errors=True)  # profiles and keys of the run: not evidence
+        if os.environ.get("CONFORMANCE_KEEP_WORK") != "1":  # set it to debug a run's profiles and logs
+            shutil.rmtree(self.work_dir, ignore_errors=True)
 
 
 def _is_case(item: pytest.Item) -> bool:

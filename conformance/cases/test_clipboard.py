@@ -15,6 +15,7 @@ the key, the click, the menu's right click, the button handler. What the candida
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -284,13 +285,19 @@ class DropTarget:
         self.log = folder / "drops.jsonl"
         self.proc: subprocess.Popen[bytes] | None = None
         self.target: list[int] = []
+        self.control_events = 0  # events up to and including the positive control's drop
 
-    def events(self, kind: str | None = None) -> list[dict]:
+    def events(self, kind: str | None = None, *, after_control: bool = False) -> list[dict]:
         try:
             lines = self.log.read_text(encoding="utf-8").splitlines()
         except OSError:
             return []
-        events = [json.loads(line) for line in lines if line.strip()]
+        events = []
+        for line in lines:
+            with suppress(ValueError):  # a line still being written
+                events.append(json.loads(line))
+        if after_control:
+            events = events[self.control_events:]
         return [e for e in events if kind is None or e["event"] == kind]
 
     def _wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
@@ -304,11 +311,15 @@ class DropTarget:
         return True
 
     def start(self) -> None:
-        probe = subprocess.run([GTK_PYTHON, "-c", "import gi; gi.require_version('Gtk', '3.0')"],
-                               capture_output=True, text=True, env=self.env, check=False)
-        if probe.returncode != 0:
-            raise HarnessError("drop-target", f"{GTK_PYTHON} has no PyGObject/GTK 3 (python3-gi, gir1.2-gtk-3.0):"
-                                              f" {probe.stderr.strip()[-200:]}")
+        try:
+            probe = subprocess.run([GTK_PYTHON, "-c", "import gi; gi.require_version('Gtk', '3.0')"],
+                                   capture_output=True, text=True, env=self.env, timeout=30, check=False)
+            failure = probe.stderr.strip()[-200:] if probe.returncode != 0 else ""
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            failure = str(exc)
+        if failure:
+            raise HarnessError("drop-target", f"{GTK_PYTHON} cannot run GTK 3 through PyGObject (Debian: python3-gi,"
+                                              f" gir1.2-gtk-3.0; or set CONFORMANCE_GTK_PYTHON): {failure}")
         self.folder.mkdir(parents=True, exist_ok=True)
         script = self.folder / "drop_target.py"
         script.write_text(DROP_TARGET_SCRIPT, encoding="utf-8")
@@ -327,6 +338,7 @@ class DropTarget:
         self.xinput.drag((sx + sw // 2, sy + sh // 2), self.center())
         if not self._wait(lambda: any(e.get("text") == control for e in self.events("drop")), 5):
             raise HarnessError("drop-target", "positive control: a drag between two X windows did not land")
+        self.control_events = len(self.events())
 
     def center(self) -> tuple[int, int]:
         x, y, w, h = self.target
@@ -421,11 +433,9 @@ def copy_by(method: str, probe: Probe, ctx: dict[str, Any]) -> dict[str, Any]:
                                what="the drag's press on the canary reached the page")
         # Either the drag ran (dragend) or the candidate refused it and the press ended as a plain release.
         notes["press"] = press
-        notes["end"] = probe.wait_for(
-            "dragend", what="the drag ended in the page (dragend or mouseup)"
-        ) if probe.maybe("dragend", timeout=2) else probe.wait_for(
-            "mouseup", lambda r: r["ts"] >= press["ts"], what="the drag ended in the page (dragend or mouseup)")
-        notes["drags_into_target"] = len(target.events("enter")) - 1  # minus the positive control's
+        notes["end"] = probe.maybe("dragend", timeout=2) or probe.wait_for(
+            "mouseup", lambda r: r["ts"] >= press["ts"], what="the drag ended in the page (no dragend, no mouseup)")
+        notes["drags_into_target"] = target.events("enter", after_control=True)
     else:  # pragma: no cover - parametrization and this function are kept in sync
         raise HarnessError("suite", f"unknown copy method {method}")
     return notes
@@ -433,14 +443,17 @@ def copy_by(method: str, probe: Probe, ctx: dict[str, Any]) -> dict[str, Any]:
 
 def terminal_holds(oracle: Any, text: str, extra: Callable[[], list[dict]] | None = None) -> dict[str, Any]:
     """Poll the terminal's selections (and drops) until the canary shows up or SETTLE_SECONDS pass."""
-    deadline = time.monotonic() + SETTLE_SECONDS
+    started = time.monotonic()
     while True:
         seen = {"clipboard": oracle.read("clipboard"), "primary": oracle.read("primary")}
         drops = extra() if extra else []
-        hits = [name for name, value in seen.items() if value and text in value]
-        hits += [f"drop:{d.get('targets')}" for d in drops if text in json.dumps(d, ensure_ascii=False)]
-        if hits or time.monotonic() >= deadline:
-            return {"hits": hits, "seen": seen, "drops": drops,
+        hits = [f"X selection {name.upper()}" for name, value in seen.items() if value and text in value]
+        hits += ["a drop on another X client (formats " + ", ".join(d.get("targets") or []) + ")"
+                 for d in drops if text in json.dumps(d, ensure_ascii=False)]
+        waited = time.monotonic() - started
+        if hits or waited >= SETTLE_SECONDS:
+            return {"hits": hits, "seen": seen, "drops": drops, "seconds_after_act": round(waited, 2),
+                    "observed_at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
                     "targets": {name: oracle.targets(name) for name in ("clipboard", "primary")}}
         time.sleep(0.2)
 
@@ -476,14 +489,15 @@ def test_copy_does_not_reach_terminal(
         probe = Probe(candidate_session, fixture_site, text)
         notes = copy_by(method, probe, {"xinput": xinput, "drop_target": target,
                                         "desktop_shot": lambda xi, name: desktop_shot(evidence, xi, work, name)})
-        drops = made["drop_target"].events if "drop_target" in made else None
-        observed = terminal_holds(clipboard_oracle, text, (lambda: drops("drop")) if drops else None)
+        dropped = made.get("drop_target")
+        observed = terminal_holds(clipboard_oracle, text,
+                                  (lambda: dropped.events("drop", after_control=True)) if dropped else None)
     evidence.screenshot(candidate_session, f"{method}.png")
     evidence.json("observation.json", {"requirement": "CLIP-01", "method": method, "canary": text, "act": notes,
                                        "terminal": observed, "page_reports": probe.reports()})
     assert not observed["hits"], (
         f"the canary copied in the page by '{method}' reached the terminal / ページでコピーした内容が端末に現れた: "
-        + ", ".join(observed["hits"]) + f" holds {text!r}"
+        + "; ".join(observed["hits"]) + f" held {text!r} {observed['seconds_after_act']}s after the act"
     )
 
 
@@ -532,15 +546,20 @@ def paste_by(method: str, probe: Probe, oracle: Any, text: str, ctx: dict[str, A
 
 
 def page_holds(probe: Probe, text: str) -> dict[str, Any]:
-    """Poll the page's reports and its text fields until the canary shows up or SETTLE_SECONDS pass."""
-    deadline = time.monotonic() + SETTLE_SECONDS
-    while True:
-        fields = probe.page.evaluate("reportState()")
-        reported = [r for r in probe.reports() if text in json.dumps(r, ensure_ascii=False)]
-        in_fields = [name for name, value in fields.items() if text in (value or "")]
-        if reported or in_fields or time.monotonic() >= deadline:
-            return {"reports_with_canary": reported, "fields_with_canary": in_fields, "fields": fields}
-        time.sleep(0.25)
+    """What the page got: its reports (paste, input, readText) until the canary shows up or SETTLE_SECONDS
+    pass, then the values of its text fields (read in the page, and reported by it)."""
+    started = time.monotonic()
+    while not any(text in json.dumps(r, ensure_ascii=False) for r in probe.reports()):
+        if time.monotonic() - started >= SETTLE_SECONDS:
+            break
+        time.sleep(0.2)
+    fields = probe.page.evaluate("reportState()")
+    probe.wait_for("state", what="the page reported its fields")
+    reported = [r for r in probe.reports() if text in json.dumps(r, ensure_ascii=False)]
+    return {"reports_with_canary": reported, "fields": fields,
+            "fields_with_canary": [name for name, value in fields.items() if text in (value or "")],
+            "seconds_after_act": round(time.monotonic() - started, 2),
+            "observed_at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")}
 
 
 @pytest.mark.requirement("CLIP-02")
