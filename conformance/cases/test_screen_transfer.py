@@ -1,4 +1,4 @@
-"""Screen transfer carries only screen and input (ST-01).
+"""Screen transfer carries only screen and input (ST-01), and the helpers the screen-transfer cases share.
 
 A canary is typed into the remote desktop through the client's canvas and another is shown by the
 remote page. The remote probe proves both really happened (it reports what it received); the network
@@ -6,32 +6,87 @@ oracle recorded every websocket message between the client and the gateway, and 
 them. Neither canary may appear as text in what the gateway sends to the terminal, and the typed one
 may leave the terminal only as key events. An undecodable (encrypted or unknown) wire is ``error``:
 nothing can be said about what it carries.
+
+Clipboard messages on the wire (ServerCutText / ClientCutText, Extended Clipboard inflated) are decoded
+and listed as findings in the evidence; one that carries either canary is text on the wire and fails the
+case like any other hit. This case does not copy anything itself: a remote copy crossing the wire is
+CLIP-01's question (its wire oracle is the same decoder, and the open reference fails it there, which is
+the decoder's positive control on Extended Clipboard). Here the decoder's in-case positive control is the
+typed canary, which must be found in the decoded key events.
+
+Supporting evidence only (never the verdict): the canvas crop of the shown canary read with tesseract,
+which shows the canary was on the terminal's screen as pixels while it was not on the wire as text.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from conformance.errors import HarnessError
-from conformance.oracles import rfb
+from conformance.oracles import ocr, rfb
 
 pytestmark = pytest.mark.candidate_kind("screen-transfer")
 
-TYPEBOX = (320, 230)  # remote-probe.html layout, remote pixels
+# remote-probe.html layout (remote pixels): the table at the top of the page; the probe's own "loaded"
+# report measures it again and ``target`` prefers that measurement.
+LAYOUT: dict[str, tuple[int, int, int, int]] = {
+    "canary": (20, 16, 1240, 96),
+    "typebox": (20, 130, 600, 200),
+    "pastebox": (660, 130, 600, 200),
+    "copy": (20, 350, 290, 110),
+    "download": (330, 350, 290, 110),
+    "downloadurl": (660, 350, 290, 110),
+    "print": (970, 350, 290, 110),
+    "selectable": (20, 480, 1240, 110),
+}
+TYPEBOX = (320, 230)  # kept for callers of the first version of this module
+REPORT_TIMEOUT = 15.0  # a remote report reaches the fixture site in well under a second when idle
 
 
-def wait_for_report(site: Any, event: str, contains: str, since: float, timeout: float = 15.0) -> dict:
+# -- helpers shared by the screen-transfer cases ---------------------------------------------------
+def target(driver: Any, name: str) -> tuple[int, int]:
+    """Centre of a probe element in remote pixels: as the probe measured it, else from the table."""
+    measured = driver.remote_layout().get(name) if hasattr(driver, "remote_layout") else None
+    if measured:
+        return int(measured["cx"]), int(measured["cy"])
+    x, y, w, h = LAYOUT[name]
+    return x + w // 2, y + h // 2
+
+
+def reports_since(site: Any, since: float, event: str | None = None) -> list[dict]:
+    return [
+        r for r in site.reports()
+        if r.get("received", 0) >= since and (event is None or r.get("event") == event)
+    ]  # fmt: skip
+
+
+def wait_for_report(
+    site: Any, event: str, contains: str, since: float, timeout: float = REPORT_TIMEOUT,
+    predicate: Callable[[dict], bool] | None = None,
+) -> dict:
+    """The first remote-probe report of ``event`` since ``since`` whose value holds ``contains``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for report in site.reports():
-            recent = report.get("received", 0) >= since and report.get("event") == event
-            if recent and contains in str(report.get("value", "")):
+        for report in reports_since(site, since, event):
+            if contains in str(report.get("value", "")) and (predicate is None or predicate(report)):
                 return report
         time.sleep(0.1)
     raise HarnessError("remote-probe", f"the remote side never reported {event!r} with {contains!r}")
+
+
+def wait_until(page: Any, predicate: Callable[[], Any], timeout: float, interval_ms: int = 200) -> Any:
+    """Poll ``predicate`` until it is truthy or ``timeout`` passes; returns its last value. Waits with
+    ``page.wait_for_timeout`` so that Playwright keeps delivering page events meanwhile (spike P5)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        page.wait_for_timeout(interval_ms)
 
 
 def gateway_wire(network_oracle: Any, gateway_host: str, since: float) -> rfb.WireReport:
@@ -44,13 +99,61 @@ def gateway_wire(network_oracle: Any, gateway_host: str, since: float) -> rfb.Wi
     return rfb.parse_messages(("from_client" if m.from_client else "from_server", m.content) for m in newest.websocket)
 
 
+def session_wire(network_oracle: Any, driver: Any, session: Any) -> rfb.WireReport:
+    """The decoded wire of ``session``; an undecodable wire is a HarnessError (nothing can be said)."""
+    wire = gateway_wire(network_oracle, driver.settings.gateway_host, session.connected_at - 30)
+    if not wire.decodable:
+        raise HarnessError("rfb", f"the wire cannot be inspected: {'; '.join(wire.decode_errors[:3])}")
+    return wire
+
+
+def reference_stack(driver: Any, what: str) -> Any:
+    """The suite's own remote side (the reference stack), which ``what`` needs as its remote oracle."""
+    stack = getattr(driver, "stack", None)
+    if stack is None:
+        raise HarnessError("webvdi", f"{what} needs the remote side of the suite's reference stack; "
+                                     "this candidate names its own gateway, so nothing can be decided")
+    return stack
+
+
+def cut_text_rows(wire: rfb.WireReport) -> list[dict[str, Any]]:
+    """Every clipboard message on the wire, decoded, one row each (evidence)."""
+    rows = []
+    for where, items in (("server→client", wire.server_cut_texts), ("client→server", wire.client_cut_texts)):
+        for cut in items:
+            rows.append({"direction": where, "action": cut.action, "extended": cut.extended,
+                         "formats": list(cut.formats), "carries_data": cut.carries_data, "text": cut.text[:500],
+                         "bytes": len(cut.data), "heuristic": cut.heuristic, "offset": cut.offset})
+    return rows
+
+
+def ocr_shown_canary(session: Any, evidence: Any, shown: str) -> dict[str, Any]:
+    """Supporting evidence: the canvas crop of the shown canary, read with tesseract."""
+    if not shown or not hasattr(session, "canvas_crop"):
+        return {"ocr": "not attempted: no shown canary or no canvas"}
+    if not ocr.available():
+        return {"ocr": "not attempted: tesseract is not installed (Debian tesseract-ocr)"}
+    x, y, w, h = LAYOUT["canary"]
+    scratch = session.canvas_crop(evidence.path(".crop.png"), x, y, w, h)
+    if scratch is None:
+        return {"ocr": "not attempted: the canvas could not be read"}
+    crop = evidence.file(scratch, "shown-canary-crop.png")
+    scratch.unlink(missing_ok=True)
+    try:
+        read = ocr.read_text(crop, whitelist=ocr.CANARY_CHARS)
+    except HarnessError as exc:  # supporting evidence only: never decides
+        return {"ocr": f"failed: {exc}"}
+    return {"ocr": read, "expected": shown, "similarity": ocr.similarity(read, shown)}
+
+
+# -- ST-01 -----------------------------------------------------------------------------------------
 @pytest.mark.requirement("ST-01")
 def test_only_screen_and_input_cross(
     candidate_session: Any, fixture_site: Any, network_oracle: Any, driver: Any, canary: str, evidence: Any
 ) -> None:
     """画面と入力以外の文字情報が経路に流れない / only screen and input cross the wire"""
     since = time.time()
-    candidate_session.click_remote(*TYPEBOX)
+    candidate_session.click_remote(*target(driver, "typebox"))
     candidate_session.type_remote(canary)
     wait_for_report(fixture_site, "input", canary, since)
     candidate_session.page.wait_for_timeout(500)  # let the screen update that shows the text go out
@@ -64,5 +167,12 @@ def test_only_screen_and_input_cross(
     shown = driver.remote_canary
     hits = rfb.find_text(wire, [canary, shown]) if shown else rfb.find_text(wire, [canary])
     text_hits = [h for h in hits if h.where != "from_client" or h.needle != canary]
+    clipboard = cut_text_rows(wire)
+    evidence.json("clipboard-on-wire.json", {
+        "findings": clipboard,
+        "with_data": [row for row in clipboard if row["carries_data"]],
+        "note": "clipboard messages decoded from the wire (Extended Clipboard inflated); caps/notify carry no text",
+    })
     evidence.json("text-on-wire.json", [h.__dict__ for h in hits])
+    evidence.json("screen-ocr.json", ocr_shown_canary(candidate_session, evidence, shown))
     assert not text_hits, f"screen content crossed the wire as text / 画面内容が文字として転送された: {text_hits[:5]}"

@@ -15,6 +15,7 @@ websockify serving Debian's noVNC. A vendor's profile names its own gateway inst
 
 from __future__ import annotations
 
+import base64
 import time
 import urllib.parse
 from pathlib import Path
@@ -47,6 +48,9 @@ class ReferenceStack(BaseModel):
     model_config = ConfigDict(extra="forbid")
     server: Literal["tigervnc", "x11vnc"] = "tigervnc"
     clipboard: Literal["open", "none", "recv-only", "send-only"] = "open"
+    # Executables by component name ("Xtigervnc", "websockify", ...); tests point one at a missing file
+    # to prove that a stack that cannot come up ends the run's cases in ``error``, naming the component.
+    binaries: dict[str, str] | None = None
 
 
 class WebVdiSettings(DriverSettings):
@@ -159,11 +163,28 @@ class WebVdiSession(CandidateSession):
             return None
         return path
 
+    def canvas_crop(self, path: Path, rx: int, ry: int, width: int, height: int) -> Path | None:
+        """A PNG of a rectangle of the remote screen (remote pixels) as the client's canvas holds it.
+
+        Read from the canvas itself, not from a page screenshot: the client's overlays (status toast,
+        control bar) cover parts of the canvas on screen. None when the canvas cannot be read."""
+        try:
+            data_url = self.page.evaluate(_CANVAS_CROP, [self.driver.settings.canvas_selector, rx, ry, width, height])
+            path.write_bytes(base64.b64decode(str(data_url).split(",", 1)[1]))
+        except Exception:  # supporting evidence only
+            return None
+        return path
+
     def screenshot(self, path: Path) -> Path | None:
         return self.canvas_screenshot(path) or super().screenshot(path)
 
     def pids(self) -> list[int]:
         return self.terminal.pids()
+
+    @property
+    def close_record(self) -> dict[str, Any]:
+        """How ``close_as_user`` ended the terminal browser (see the chromium driver); {} before."""
+        return dict(getattr(self.terminal, "close_record", {}) or {})
 
     def close_as_user(self) -> None:
         self.terminal.close_as_user()
@@ -221,6 +242,7 @@ class WebVdiDriver(CandidateDriver):
             clipboard=stack_settings.clipboard,
             remote_ready=remote_loaded,
             tls=certificate,
+            binaries=stack_settings.binaries,
         )
         self.stack.start()
         self.stack.warm_up_clipboard()
@@ -231,14 +253,33 @@ class WebVdiDriver(CandidateDriver):
             self.stack.stop()
         self.terminal.stop()
 
-    def new_session(self) -> WebVdiSession:
+    def new_session(self, connect: bool = True) -> WebVdiSession:
+        """A fresh terminal browser with the client connected; ``connect=False`` leaves the connecting to
+        the caller (a case that must watch the client's very first request)."""
         session = WebVdiSession(self, self.terminal.new_session())
+        if not connect:
+            return session
         try:
             session.connect()
         except BaseException:
             session.close_as_user()
             raise
         return session
+
+    def remote_layout(self) -> dict[str, dict[str, int]]:
+        """Where the remote probe's targets are, in remote pixels (x, y, w, h and the centre cx, cy), as the
+        probe measured them in its "loaded" report; empty when the remote side is not the suite's probe."""
+        site = self.context.extra.get("fixture_site")
+        if site is None or not self.remote_canary:
+            return {}
+        for report in reversed(site.reports()):
+            if report.get("event") == "loaded" and report.get("value") == self.remote_canary:
+                layout = (report.get("detail") or {}).get("layout") or {}
+                return {
+                    name: {**rect, "cx": rect["x"] + rect["w"] // 2, "cy": rect["y"] + rect["h"] // 2}
+                    for name, rect in layout.items()
+                }
+        return {}
 
 
 _CANVAS_PAINTED = """(selector) => {
@@ -252,4 +293,11 @@ _CANVAS_PAINTED = """(selector) => {
 _CANVAS_GEOMETRY = """(selector) => {
   const c = document.querySelector(selector); const r = c.getBoundingClientRect();
   return {w: c.width, h: c.height, x: r.x, y: r.y, cw: r.width, ch: r.height};
+}"""
+
+_CANVAS_CROP = """([selector, x, y, w, h]) => {
+  const c = document.querySelector(selector); const out = document.createElement('canvas');
+  out.width = w; out.height = h;
+  out.getContext('2d').drawImage(c, x, y, w, h, 0, 0, w, h);
+  return out.toDataURL('image/png');
 }"""

@@ -1,0 +1,369 @@
+"""Clipboard through a screen-transfer client (CLIP-01, CLIP-02): nothing crosses between the remote desktop
+and the terminal.
+
+Remote → terminal (CLIP-01). Something is copied inside the remote desktop, each way a person or a remote
+application does it: the probe page's COPY button clicked through the canvas (``execCommand('copy')`` in the
+remote browser, which also sets the remote PRIMARY), Ctrl+A and Ctrl+C typed through the canvas in the remote
+text box, a remote application owning the remote CLIPBOARD, and a selection only (the remote PRIMARY). The act
+is proven on the remote side (the probe reports ``copied``, or the remote X selection holds the canary) before
+"nothing crossed" is believed. Terminal-side oracles, independent of each other:
+
+* the client's own clipboard panel (noVNC fills a text box the user can copy from with one Ctrl+C: the text is
+  on the terminal, in a clipboard the client offers the user);
+* the client's RFB ``clipboard`` event, when the client exposes it (noVNC's UI module);
+* the wire: ServerCutText decoded by the RFB parser, Extended Clipboard (zlib) included (spike P3);
+* the terminal's OS clipboard, CLIPBOARD and PRIMARY (``clipboard_oracle``; noVNC 1.3 never writes it, P4).
+
+The canary reaching any of them fails the case. When nothing arrives, the case has waited SETTLE_SECONDS after
+the act; the open reference's crossing time (spike: 0.04-0.06 s for TigerVNC) is measured by these same cases
+and kept in the evidence (``seconds`` of each hit), so the wait is two orders of magnitude longer.
+
+Terminal → remote (CLIP-02). The canary is put on the terminal's OS clipboard with xclip (as any terminal
+application would) or typed into the client's clipboard panel, then pasted inside the remote desktop with
+Ctrl+V or a middle click through the canvas; the remote probe reports the paste (the act's proof: Ctrl+V
+reached the remote text box). Oracles: the probe's paste / paste-input reports, the remote X CLIPBOARD and
+PRIMARY (``VncStack.remote_clipboard``), and the wire (ClientCutText).
+
+Decision (issue 4, "text a hardened server drops still left the terminal"): a ClientCutText carrying the canary
+to the gateway, while the remote side never holds it, is reported as a finding in the evidence and does not
+fail CLIP-02. CLIP-02 says content "cannot be pasted into the candidate's content (the isolated page, or an
+application on the remote side)", and its oracle is "the remote probe page's report (DOM, paste event, remote
+clipboard)": text the server dropped cannot be pasted anywhere inside. Nor does it fail LEAK-01, which is about
+data placed inside the candidate reaching an undeclared destination: this is terminal data, sent to the
+declared gateway. The catalog text closest to it is ST-01's "the wire carries only screen images and input
+events", whose oracle however scans for screen content; a catalog revision could make client-to-server
+clipboard messages an explicit ST-01 (or CLIP-02) criterion. (With TigerVNC hardened, noVNC sends no
+ClientCutText at all, so the references do not show it; x11vnc hardened does, spike P3.)
+
+After each case the remote selections are given a fresh neutral value, so a canary copied in one case cannot
+reach the terminal in a later session (TigerVNC may offer its clipboard to a client as it connects).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import pytest
+
+from conformance.cases.test_screen_transfer import (
+    cut_text_rows,
+    reference_stack,
+    reports_since,
+    session_wire,
+    target,
+    wait_for_report,
+)
+from conformance.detectors import make_canary
+from conformance.errors import HarnessError
+from conformance.plugin import not_applicable
+
+pytestmark = pytest.mark.candidate_kind("screen-transfer")
+
+COPY_METHODS = ["copy-button", "keyboard", "remote-app-clipboard", "primary-selection"]
+PASTE_METHODS = ["remote-ctrl-v", "middle-click", "panel-ctrl-v", "panel-typed"]
+SETTLE_SECONDS = 6.0  # >> the open reference's crossing time (0.04-0.06 s, spike §3); see each hit's "seconds"
+CATCH_UP_SECONDS = 1.5  # once one oracle saw the canary, let the slower ones see it too (evidence)
+ACT_TIMEOUT = 15.0  # the remote side's proof of the act, on a loaded machine
+POLL_MS = 200
+
+RFB_LISTENER = """async () => {
+  try {
+    const UI = (await import('./app/ui.js')).default;
+    if (!UI.rfb) return 'unavailable: the client has no RFB object';
+    window.__stClipboard = [];
+    UI.rfb.addEventListener('clipboard',
+      (e) => window.__stClipboard.push({text: String(e.detail.text), t: Date.now()}));
+    return 'listening';
+  } catch (err) { return 'unavailable: ' + err; }
+}"""
+
+
+@pytest.fixture(autouse=True)
+def neutral_remote_selections(driver: Any) -> Iterator[None]:
+    """Remote CLIPBOARD and PRIMARY hold a fresh neutral value before and after each case (no session is
+    connected then: set up before, torn down after, the candidate session)."""
+    stack = getattr(driver, "stack", None)
+
+    def reset() -> None:
+        if stack is not None:
+            for selection in ("clipboard", "primary"):
+                stack.set_remote_clipboard(selection, make_canary("NEUTRAL"))
+
+    reset()
+    yield
+    reset()
+
+
+def listen_for_client_clipboard(session: Any, driver: Any) -> str:
+    """Subscribe to the client's own clipboard event (an observer in the client page, not an act)."""
+    if getattr(driver.settings, "preset", "") != "novnc":
+        return "unavailable: not a noVNC client"
+    try:
+        return str(session.page.evaluate(RFB_LISTENER))
+    except Exception as exc:  # an extra oracle only: the panel, the wire and the OS clipboard remain
+        return f"unavailable: {str(exc).splitlines()[0]}"
+
+
+def _contains(value: Any, text: str) -> bool:
+    return value is not None and text in str(value)
+
+
+# -- CLIP-01: remote → terminal ---------------------------------------------------------------------
+class TerminalSide:
+    """The terminal-side oracles of CLIP-01, read together; remembers when each first held the text."""
+
+    def __init__(self, session: Any, driver: Any, network_oracle: Any, clipboard_oracle: Any, rfb_state: str) -> None:
+        self.session = session
+        self.driver = driver
+        self.network_oracle = network_oracle
+        self.clipboard_oracle = clipboard_oracle
+        self.rfb_state = rfb_state
+        self.first_seen: dict[str, float] = {}
+        self.last: dict[str, Any] = {}
+
+    def read(self) -> dict[str, Any]:
+        values: dict[str, Any] = {"client clipboard panel": self.session.client_clipboard_text()}
+        if self.rfb_state == "listening":
+            events = self.session.page.evaluate("window.__stClipboard || []")
+            values["client clipboard event"] = [e["text"] for e in events]
+        wire = session_wire(self.network_oracle, self.driver, self.session)
+        values["wire ServerCutText"] = wire.server_texts()
+        values["terminal OS CLIPBOARD"] = self.clipboard_oracle.read("clipboard")
+        values["terminal OS PRIMARY"] = self.clipboard_oracle.read("primary")
+        self.last = values
+        self.wire = wire
+        return values
+
+    def hits(self, text: str, t0: float) -> list[str]:
+        found = []
+        for name, value in self.read().items():
+            held = any(_contains(v, text) for v in value) if isinstance(value, list) else _contains(value, text)
+            if held:
+                self.first_seen.setdefault(name, round(time.monotonic() - t0, 3))
+                found.append(name)
+        return found
+
+    def watch(self, text: str, t0: float) -> dict[str, Any]:
+        """Poll every oracle until the text shows up (plus a catch-up) or SETTLE_SECONDS pass."""
+        deadline = t0 + SETTLE_SECONDS
+        page = self.session.page
+        while True:
+            hits = self.hits(text, t0)
+            now = time.monotonic()
+            if hits:
+                deadline = min(deadline, max(now, t0 + min(self.first_seen.values())) + CATCH_UP_SECONDS)
+            if now >= deadline:
+                break
+            page.wait_for_timeout(POLL_MS)
+        return {"hits": {name: {"seconds_after_act_began": s} for name, s in self.first_seen.items()},
+                "waited_seconds": round(time.monotonic() - t0, 2), "last_values": self.last}
+
+
+def copy_by(method: str, session: Any, driver: Any, site: Any, canary: str) -> tuple[str, float, dict[str, Any]]:
+    """Copy inside the remote desktop as a person or a remote application does. Returns the copied text,
+    the moment the act began, and the remote side's proof (HarnessError when it did not happen)."""
+    notes: dict[str, Any] = {}
+    if method == "copy-button":
+        shown = driver.remote_canary
+        if not shown:
+            raise HarnessError("remote-probe", "the remote probe shows no canary to copy")
+        since, t0 = time.time(), time.monotonic()
+        session.click_remote(*target(driver, "copy"))
+        report = wait_for_report(site, "copied", shown, since, ACT_TIMEOUT)
+        if not (report.get("detail") or {}).get("ok"):
+            raise HarnessError("remote-probe", f"the remote copy command failed: {report}; nothing was copied")
+        notes["remote_report"] = report
+        stack = getattr(driver, "stack", None)
+        if stack is not None:
+            notes["remote_clipboard"] = stack.remote_clipboard("clipboard")
+        return shown, t0, notes
+    if method == "keyboard":
+        stack = reference_stack(driver, "proving a keyboard copy")
+        since = time.time()
+        session.click_remote(*target(driver, "typebox"))
+        session.press_remote("Control+a")
+        session.press_remote("Delete")  # an empty box: the copy holds this case's canary only
+        session.type_remote(canary)
+        notes["typed"] = wait_for_report(site, "input", canary, since, ACT_TIMEOUT)
+        t0 = time.monotonic()
+        session.press_remote("Control+a")
+        session.press_remote("Control+c")
+        deadline = time.monotonic() + ACT_TIMEOUT
+        while not _contains(held := stack.remote_clipboard("clipboard"), canary):
+            if time.monotonic() > deadline:
+                raise HarnessError("remote-probe", f"Ctrl+A, Ctrl+C in the remote text box did not copy: the remote "
+                                                   f"CLIPBOARD holds {held!r}; nothing was copied")
+            session.page.wait_for_timeout(POLL_MS)
+        notes["remote_clipboard"] = held
+        return canary, t0, notes
+    if method in ("remote-app-clipboard", "primary-selection"):
+        stack = reference_stack(driver, "a remote application's copy")
+        selection = "clipboard" if method == "remote-app-clipboard" else "primary"
+        t0 = time.monotonic()
+        stack.set_remote_clipboard(selection, canary)  # returns once the remote selection reads back
+        notes[f"remote_{selection}"] = stack.remote_clipboard(selection)
+        return canary, t0, notes
+    raise HarnessError("suite", f"unknown copy method {method}")  # pragma: no cover
+
+
+@pytest.mark.requirement("CLIP-01")
+@pytest.mark.parametrize("method", COPY_METHODS)
+def test_remote_copy_does_not_reach_terminal(
+    method: str, candidate_session: Any, driver: Any, fixture_site: Any, network_oracle: Any,
+    clipboard_oracle: Any, canary: str, evidence: Any,
+) -> None:
+    """リモート側でコピーした内容が端末に現れない / a copy inside the remote desktop never reaches the terminal"""
+    rfb_state = listen_for_client_clipboard(candidate_session, driver)
+    terminal = TerminalSide(candidate_session, driver, network_oracle, clipboard_oracle, rfb_state)
+    baseline = terminal.read()  # before the act (evidence: nothing was there already)
+    text, t0, act = copy_by(method, candidate_session, driver, fixture_site, canary)
+    observed = terminal.watch(text, t0)
+    evidence.screenshot(candidate_session, f"{method}.png")
+    evidence.json("observation.json", {
+        "requirement": "CLIP-01", "method": method, "canary": text, "act": act,
+        "client_clipboard_event": rfb_state, "settle_seconds": SETTLE_SECONDS,
+        "baseline": baseline, "terminal": observed, "clipboard_on_wire": cut_text_rows(terminal.wire),
+    })
+    hits = observed["hits"]
+    assert not hits, (
+        f"the remote copy ({method}) reached the terminal / リモート側でコピーした内容が端末に現れた: "
+        + ", ".join(f"{name} after {h['seconds_after_act_began']} s" for name, h in hits.items()) + f" held {text!r}"
+    )
+
+
+# -- CLIP-02: terminal → remote ---------------------------------------------------------------------
+def paste_in_remote(session: Any, driver: Any, site: Any, since: float) -> dict:
+    """Click the remote paste box through the canvas and press Ctrl+V; the remote paste event is the proof."""
+    session.click_remote(*target(driver, "pastebox"))
+    wait_for_report(site, "click", "pastebox", since, ACT_TIMEOUT)
+    session.press_remote("Control+v")
+    return wait_for_report(site, "paste", "", since, ACT_TIMEOUT)
+
+
+def open_panel(session: Any) -> bool:
+    settings = session.driver.settings
+    if not settings.clipboard_panel or session.page.locator(settings.clipboard_panel).count() == 0:
+        return False
+    if settings.clipboard_button and not session.page.locator(settings.clipboard_panel).is_visible():
+        session.page.click(settings.clipboard_button)
+    return True
+
+
+def paste_by(method: str, session: Any, driver: Any, site: Any, clipboard_oracle: Any, text: str,
+             stack: ExitStack) -> tuple[dict[str, Any], str | None]:
+    """Put the canary on the terminal side and paste it inside the remote desktop. Returns the act's proof and
+    the terminal OS selection that must still hold the canary afterwards (None: the client panel was used)."""
+    notes: dict[str, Any] = {}
+    since = time.time()
+    if method == "remote-ctrl-v":
+        stack.enter_context(clipboard_oracle.own("clipboard", text))
+        notes["remote_paste"] = paste_in_remote(session, driver, site, since)
+        return notes, "clipboard"
+    if method == "middle-click":
+        stack.enter_context(clipboard_oracle.own("primary", text))
+        session.click_remote(*target(driver, "pastebox"), button="middle")
+        notes["remote_click"] = wait_for_report(site, "click", "pastebox", since, ACT_TIMEOUT,
+                                                lambda r: (r.get("detail") or {}).get("button") == 1)
+        return notes, "primary"
+    if method == "panel-ctrl-v":
+        stack.enter_context(clipboard_oracle.own("clipboard", text))
+        if not open_panel(session):
+            not_applicable("the client has no clipboard panel to paste the terminal's clipboard into")
+        panel = driver.settings.clipboard_panel
+        session.page.click(panel)
+        session.page.keyboard.press("Control+a")
+        session.page.keyboard.press("Control+v")  # the terminal browser's own paste from the OS clipboard
+        notes["panel_after_ctrl_v"] = session.client_clipboard_text()
+        if driver.settings.clipboard_button:
+            session.page.click(driver.settings.clipboard_button)  # close it: the client sends on change
+        notes["remote_paste"] = paste_in_remote(session, driver, site, since)
+        return notes, "clipboard"
+    if method == "panel-typed":
+        if not session.set_client_clipboard(text):
+            not_applicable("the client has no clipboard panel")
+        notes["panel"] = session.client_clipboard_text()
+        if not _contains(notes["panel"], text):
+            raise HarnessError("webvdi-client", f"the clipboard panel does not hold the canary: {notes['panel']!r}")
+        notes["remote_paste"] = paste_in_remote(session, driver, site, since)
+        return notes, None
+    raise HarnessError("suite", f"unknown paste method {method}")  # pragma: no cover
+
+
+class RemoteSide:
+    """The remote-side oracles of CLIP-02 (the verdict) and the wire (a finding only, see the docstring)."""
+
+    def __init__(self, session: Any, driver: Any, site: Any, network_oracle: Any, since: float) -> None:
+        self.session, self.driver, self.site, self.network_oracle = session, driver, site, network_oracle
+        self.since = since
+        self.stack = getattr(driver, "stack", None)
+
+    def read(self, text: str) -> tuple[dict[str, Any], list[str]]:
+        remote: dict[str, Any] = {
+            "remote probe reports": [r for r in reports_since(self.site, self.since) if _contains(r.get("value"), text)]
+        }
+        if self.stack is not None:
+            remote["remote CLIPBOARD"] = self.stack.remote_clipboard("clipboard")
+            remote["remote PRIMARY"] = self.stack.remote_clipboard("primary")
+        self.wire = session_wire(self.network_oracle, self.driver, self.session)
+        on_wire = [t for t in self.wire.client_texts() if text in t]
+        return remote, on_wire
+
+    def watch(self, text: str, t0: float) -> dict[str, Any]:
+        deadline = t0 + SETTLE_SECONDS
+        first: dict[str, float] = {}
+        while True:
+            remote, on_wire = self.read(text)
+            now = time.monotonic()
+            for name, value in remote.items():
+                held = bool(value) if isinstance(value, list) else _contains(value, text)
+                if held:
+                    first.setdefault(name, round(now - t0, 3))
+            if on_wire:
+                first.setdefault("wire ClientCutText", round(now - t0, 3))
+            if first:
+                deadline = min(deadline, max(now, t0 + min(first.values())) + CATCH_UP_SECONDS)
+            if now >= deadline:
+                break
+            self.session.page.wait_for_timeout(POLL_MS)
+        wire_key = "wire ClientCutText"
+        return {"remote_hits": {k: {"seconds_after_act_began": v} for k, v in first.items() if k != wire_key},
+                "wire_finding": ({"seconds_after_act_began": first["wire ClientCutText"], "texts": on_wire}
+                                 if "wire ClientCutText" in first else None),
+                "waited_seconds": round(time.monotonic() - t0, 2), "remote_last": remote}
+
+
+@pytest.mark.requirement("CLIP-02")
+@pytest.mark.parametrize("method", PASTE_METHODS)
+def test_terminal_clipboard_does_not_reach_remote(
+    method: str, candidate_session: Any, driver: Any, fixture_site: Any, network_oracle: Any,
+    clipboard_oracle: Any, canary: str, evidence: Any,
+) -> None:
+    """端末のクリップボードの内容がリモート側に貼り付けられない / the terminal's clipboard never reaches the remote"""
+    remote = RemoteSide(candidate_session, driver, fixture_site, network_oracle, time.time())
+    t0 = time.monotonic()
+    with ExitStack() as owned:
+        act, selection = paste_by(method, candidate_session, driver, fixture_site, clipboard_oracle, canary, owned)
+        observed = remote.watch(canary, t0)
+        # The source must still have been there: a lost selection would make "nothing pasted" meaningless.
+        still = clipboard_oracle.read(selection) if selection else None
+    evidence.screenshot(candidate_session, f"{method}.png")
+    evidence.json("observation.json", {
+        "requirement": "CLIP-02", "method": method, "canary": canary, "terminal_selection": selection,
+        "act": act, "settle_seconds": SETTLE_SECONDS, "remote": observed,
+        "terminal_selection_after": still, "clipboard_on_wire": cut_text_rows(remote.wire),
+        "note": "a wire_finding alone (text sent, remote side never held it) is reported, not failed: "
+                "see the module docstring",
+    })
+    hits = observed["remote_hits"]
+    if not hits and selection and still != canary:
+        raise HarnessError("xclip", f"the terminal's {selection} no longer held the canary after the paste "
+                                    f"(now {still!r}); nothing was decided")
+    assert not hits, (
+        f"the terminal's clipboard ({method}) reached the remote desktop / "
+        "端末のクリップボードの内容がリモート側に渡った: "
+        + ", ".join(f"{name} after {h['seconds_after_act_began']} s" for name, h in hits.items())
+        + (" (and on the wire as ClientCutText)" if observed["wire_finding"] else "")
+    )
