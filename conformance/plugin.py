@@ -18,6 +18,7 @@ import os
 import re
 import secrets
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,10 +96,18 @@ class ConformanceRun:
         self.headed = not config.getoption("--conformance-headless")
         self.started = dt.datetime.now(dt.UTC)
         self.results: dict[str, CaseResult] = {}
+        self.collection_errors: list[str] = []
         self.total = 0
         self.done = 0
 
     # -- collection --------------------------------------------------------------------------------
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        # A case module that cannot be imported must never look like "not tested" by itself: say so loudly.
+        if report.failed:
+            text = f"{report.nodeid}: {str(report.longrepr).strip().splitlines()[-1]}"
+            self.collection_errors.append(text)
+            print(f"収集エラー / collection error: {text}", file=sys.stderr, flush=True)
+
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         keep, drop = [], []

@@ -71,9 +71,16 @@ def build_document(run: Any) -> dict[str, Any]:
             "mitmproxy": _version("mitmproxy"),
             "pytest": _version("pytest"),
         },
-        "summary": {"counts": counts(verdicts), "exit_code": exit_code(verdicts)},
+        "summary": {"counts": counts(verdicts), "exit_code": _exit_code(verdicts, run.collection_errors)},
+        "collection_errors": list(run.collection_errors),
         "requirements": {rid: verdict.to_json() for rid, verdict in verdicts.items()},
     }
+
+
+def _exit_code(verdicts: Any, collection_errors: list[str]) -> int:
+    code = exit_code(verdicts)
+    # Cases that could not even be collected leave requirements undecided, whatever the rest says.
+    return 3 if collection_errors and code == 0 else code
 
 
 def write_run(run: Any) -> dict[str, Any]:
@@ -142,6 +149,8 @@ def render_summary(document: dict[str, Any], catalog: Any) -> str:
     candidate, summary = document["candidate"], document["summary"]
     tally = ", ".join(f"{VERDICT_LABELS[k][0]}/{VERDICT_LABELS[k][1]} {v}" for k, v in summary["counts"].items() if v)
     ja, en = EXIT_MEANING[summary["exit_code"]]
+    for error in document.get("collection_errors", []):
+        lines.append(f"収集エラー / collection error: {error}")
     lines += [
         "",
         f"候補 / candidate: {candidate['name']} ({candidate['kind']}, {candidate['vendor']} {candidate['version']})",
