@@ -189,7 +189,8 @@ LogType 3
                 break
             self.startup_seconds = time.monotonic() - started
             self._add_queue(tools, ppd)
-            assert self.process is not None
+            if self.process is None:
+                raise HarnessError("cupsd", "cupsd was not started")
             self.process.wait_until(self._queue_ready, self.timeout, f"cups queue {self.queue}")
             self.ready_seconds = time.monotonic() - started
         except BaseException:
