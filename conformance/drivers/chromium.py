@@ -13,6 +13,7 @@ user would get.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import select
@@ -81,6 +82,12 @@ class ChromiumSettings(DriverSettings):
         return self
 
 
+def _extension_id(folder: Path) -> str:
+    """Chromium's id of an unpacked extension without a "key": sha256 of its real path, 32 hex digits as a-p."""
+    digest = hashlib.sha256(os.path.realpath(folder).encode()).hexdigest()[:32]
+    return "".join(chr(ord("a") + int(c, 16)) for c in digest)
+
+
 class ChromiumSession(CandidateSession):
     def __init__(self, driver: ChromiumDriver, folder: Path) -> None:
         self.driver = driver
@@ -112,6 +119,11 @@ class ChromiumSession(CandidateSession):
             "download": {"default_directory": str(self.downloads), "prompt_for_download": False},
             "savefile": {"default_directory": str(self.downloads)},
             "profile": {"exit_type": "Normal", "exited_cleanly": True},
+            # The product's own extensions also run in incognito windows, as an installer would set up;
+            # no policy can allow that, and a product that forces incognito would otherwise lose them.
+            "extensions": {
+                "settings": {_extension_id(p): {"incognito": True} for p in self.driver.settings.extensions}
+            },
         }
         (self.user_data_dir / "Default" / "Preferences").write_text(json.dumps(prefs), encoding="utf-8")
 

@@ -14,8 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +38,6 @@ def path_without(folder: Path, *missing: str) -> str:
     return str(folder)
 
 
-@pytest.fixture
-def short_dir() -> Iterator[Path]:
-    """A short folder: Chromium's singleton socket under the session's TMPDIR must fit in 108 bytes
-    (sun_path), which pytest's deep tmp_path exceeds."""
-    folder = Path(tempfile.mkdtemp(prefix="rm-", dir="/tmp"))
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
 def run_case(tmp_path: Path, selection: str, missing: str) -> dict[str, Any]:
     path = path_without(tmp_path / "bin", missing)
     assert shutil.which(missing, path=path) is None, f"{missing} is still on the stripped PATH"
@@ -63,19 +52,19 @@ def run_case(tmp_path: Path, selection: str, missing: str) -> dict[str, Any]:
     return json.loads((out / "conformance.json").read_text(encoding="utf-8"))
 
 
-def test_mnt01_errors_without_ss(short_dir: Path) -> None:
-    document = run_case(short_dir, "maintenance", "ss")
+def test_mnt01_errors_without_ss(tmp_path: Path) -> None:
+    document = run_case(tmp_path, "maintenance", "ss")
     entry = document["requirements"]["MNT-01"]
     assert entry["verdict"] == "error", entry
     assert [c["outcome"] for c in entry["cases"]] == ["error"]
     assert "[ss]" in entry["cases"][0]["message"], entry["cases"][0]["message"]
 
 
-def test_res01_errors_without_xdotool(short_dir: Path) -> None:
+def test_res01_errors_without_xdotool(tmp_path: Path) -> None:
     """Without xdotool no user close is possible; the residue case must not judge a Playwright close."""
     if shutil.which("xdpyinfo") is None:
         pytest.skip("the display check needs xdotool or xdpyinfo; without both nothing starts at all")
-    document = run_case(short_dir, "residue", "xdotool")
+    document = run_case(tmp_path, "residue", "xdotool")
     entry = document["requirements"]["RES-01"]
     assert entry["verdict"] == "error", entry
     assert [c["outcome"] for c in entry["cases"]] == ["error"]
