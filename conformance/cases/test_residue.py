@@ -19,13 +19,13 @@ NAME, which is stored in clear text.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conformance.cases.residue_scan import residue_hits, summarize
 from conformance.errors import HarnessError
 from conformance.oracles import files
 
@@ -33,7 +33,6 @@ pytestmark = pytest.mark.candidate_kind("secure-browser")
 
 STORES = ("title", "body", "url", "localStorage", "sessionStorage", "indexedDB", "cookie", "cacheStorage")
 STORE_TIMEOUT = 30.0  # the page's writes and reports, on a loaded 2-core machine
-CONTEXT_BYTES = 40  # bytes shown either side of a hit in the evidence
 MAX_EVIDENCE_FILES = 6
 MAX_EVIDENCE_FILE_BYTES = 2 * files.MiB
 
@@ -56,62 +55,6 @@ def plant_canary(session: Any, site: Any, canary: str) -> dict[str, str]:
         detail = ", ".join(f"{store} ({outcome.get(store, 'no report')})" for store in missing)
         raise HarnessError("fixture-site", f"the page did not store the canary in: {detail}; nothing was tested")
     return outcome
-
-
-def residue_hits(roots: list[Path], needles: list[str]) -> list[dict[str, Any]]:
-    """Every file below ``roots`` holding a needle: path, encoding, offset and a few bytes of context.
-
-    Not specific to browsers: a screen-transfer client's folders are scanned the same way.
-    """
-    found = []
-    for hit in files.scan_for_text(roots, needles):
-        found.append(
-            {
-                "path": str(hit.path),
-                "needle": hit.needle,
-                "encoding": hit.encoding,
-                "offset": hit.offset,
-                "size": _size(hit.path),
-                "context": _context(hit, CONTEXT_BYTES),
-            }
-        )
-    return found
-
-
-def _size(path: Path) -> int | None:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return None
-
-
-def _context(hit: files.FileHit, around: int) -> str:
-    """The bytes around a hit, decoded in the hit's encoding where possible (else escaped)."""
-    width = len(hit.needle.encode(hit.encoding))
-    if hit.encoding.startswith("utf-16"):
-        around -= around % 2  # keep UTF-16 code units aligned
-    start = max(0, hit.offset - around)
-    try:
-        with hit.path.open("rb") as handle:
-            handle.seek(start)
-            chunk = handle.read(hit.offset - start + width + around)
-    except OSError as exc:
-        return f"<unreadable: {exc}>"
-    if hit.encoding.startswith("utf-16") and (hit.offset - start) % 2:
-        chunk = chunk[1:]
-    text = chunk.decode(hit.encoding, errors="backslashreplace")
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
-
-
-def summarize(hits: list[dict[str, Any]], roots: list[Path]) -> str:
-    """One short line per file, relative to the session's folder: "profile/Default/History (utf-8)"."""
-    base = Path(os.path.commonpath([str(r) for r in roots])) if roots else Path("/")
-    per_file: dict[str, set[str]] = {}
-    for hit in hits:
-        path = Path(hit["path"])
-        name = str(path.relative_to(base)) if path.is_relative_to(base) else str(path)
-        per_file.setdefault(name, set()).add(hit["encoding"])
-    return "; ".join(f"{name} ({', '.join(sorted(encs))})" for name, encs in sorted(per_file.items()))
 
 
 def record(evidence: Any, observation: dict[str, Any], hits: list[dict[str, Any]]) -> None:

@@ -42,7 +42,7 @@ from typing import Any
 
 import pytest
 
-from conformance.cases.test_screen_transfer import (
+from conformance.cases.remote_desktop import (
     cut_text_rows,
     reference_stack,
     reports_since,

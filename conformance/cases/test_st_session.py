@@ -46,9 +46,9 @@ from typing import Any
 
 import pytest
 
-from conformance.cases.test_maintenance import debug_arguments, endpoints_of, judge, listener_positive_control
-from conformance.cases.test_residue import residue_hits, summarize
-from conformance.cases.test_screen_transfer import target, wait_for_report
+from conformance.cases.debug_endpoints import debug_arguments, endpoints_of, judge, listener_positive_control
+from conformance.cases.remote_desktop import target, wait_for_report
+from conformance.cases.residue_scan import residue_hits, summarize
 from conformance.detectors import load_test_numbers, scan
 from conformance.errors import HarnessError
 from conformance.oracles import files, ports
