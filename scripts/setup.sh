@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 DEBIAN_PACKAGES=(
   chromium xvfb xclip xdotool x11-utils cups printer-driver-cups-pdf poppler-utils fonts-noto-cjk
   x11vnc tigervnc-standalone-server novnc websockify tesseract-ocr util-linux iproute2
+  python3-gi gir1.2-gtk-3.0
 )
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
@@ -16,7 +17,7 @@ if ((${#missing[@]})); then
   echo "[setup] installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null  # with recommends, as the suite was proven
   # Debian's cups package may start the host's scheduler; the suite never uses it (it runs its own).
 fi
 

@@ -9,52 +9,11 @@ The drag-out case needs an X drop target (a Python with GTK 3); without one it i
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-HARDENED = ROOT / "fixtures" / "candidates" / "chromium-hardened.toml"
-BIN_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin")
+from tests.integration.harness import CANDIDATES, run_conformance
 
-
-def path_without(tool: str, folder: Path) -> str:
-    """A bin folder of symlinks to every program on the system's PATH except ``tool``."""
-    folder.mkdir()
-    for directory in BIN_DIRS:
-        if not os.path.isdir(directory):
-            continue
-        for name in sorted(os.listdir(directory)):
-            link = folder / name
-            if name == tool or link.exists() or link.is_symlink():
-                continue  # the first folder wins, as on a PATH
-            link.symlink_to(Path(directory) / name)
-    return str(folder)
-
-
-def run(k: str, env: dict[str, str]) -> dict:
-    # A short run folder: Chromium's singleton socket lives under the session's TMPDIR, and a UNIX socket
-    # path longer than 107 bytes (pytest's tmp_path is deep) makes the browser fail to start at all.
-    out = Path(tempfile.mkdtemp(prefix="clip-", dir="/tmp")) / "run"
-    try:
-        return _run(k, env, out)
-    finally:
-        shutil.rmtree(out.parent, ignore_errors=True)
-
-
-def _run(k: str, env: dict[str, str], out: Path) -> dict:
-    proc = subprocess.run(
-        [sys.executable, "-m", "conformance.cli", "run", "--candidate", str(HARDENED), "--out", str(out), "-k", k],
-        env=env, capture_output=True, text=True, timeout=600, cwd=ROOT,
-    )  # fmt: skip
-    print(proc.stdout[-4000:], proc.stderr[-2000:], sep="\n")
-    result = out / "conformance.json"
-    assert result.is_file(), f"the run wrote no result (exit {proc.returncode})"
-    return json.loads(result.read_text(encoding="utf-8"))
+HARDENED = CANDIDATES / "chromium-hardened.toml"
 
 
 def assert_error(document: dict, requirement: str, names: str) -> None:
@@ -68,13 +27,12 @@ def assert_error(document: dict, requirement: str, names: str) -> None:
 
 def test_without_xclip_clipboard_cases_are_errors(tmp_path: Path) -> None:
     assert Path("/usr/bin/xclip").exists() or Path("/usr/local/bin/xclip").exists(), "xclip is not installed"
-    env = {**os.environ, "PATH": path_without("xclip", tmp_path / "bin")}
-    document = run("clipboard and keyboard and ascii", env)
+    document = run_conformance(HARDENED, tmp_path / "run", k="clipboard and keyboard and ascii", missing=["xclip"])[1]
     assert_error(document, "CLIP-01", "xclip")
     assert_error(document, "CLIP-02", "xclip")
 
 
 def test_without_a_drop_target_drag_out_is_an_error(tmp_path: Path) -> None:
-    env = {**os.environ, "CONFORMANCE_GTK_PYTHON": str(tmp_path / "no-such-python")}
-    document = run("clipboard and drag-out and ascii", env)
+    env = {"CONFORMANCE_GTK_PYTHON": str(tmp_path / "no-such-python")}
+    document = run_conformance(HARDENED, tmp_path / "run", k="clipboard and drag-out and ascii", env=env)[1]
     assert_error(document, "CLIP-01", "drop-target")

@@ -8,44 +8,17 @@ appeared" from a harness that could not have seen anything must come out as ``er
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-HARDENED = ROOT / "fixtures" / "candidates" / "chromium-hardened.toml"
-BIN_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin")
+from tests.integration.harness import CANDIDATES, run_conformance
 
-
-def path_without(tool: str, folder: Path) -> str:
-    """A bin folder of symlinks to every program on the system's PATH except ``tool``."""
-    folder.mkdir()
-    for directory in BIN_DIRS:
-        if not os.path.isdir(directory):
-            continue
-        for name in sorted(os.listdir(directory)):
-            link = folder / name
-            if name == tool or link.exists() or link.is_symlink():
-                continue  # the first folder wins, as on a PATH
-            link.symlink_to(Path(directory) / name)
-    return str(folder)
+HARDENED = CANDIDATES / "chromium-hardened.toml"
 
 
 def run_without(tool: str, k: str, tmp_path: Path) -> dict:
-    env = {**os.environ, "PATH": path_without(tool, tmp_path / "bin")}
-    out = tmp_path / "run"
-    proc = subprocess.run(
-        [sys.executable, "-m", "conformance.cli", "run", "--candidate", str(HARDENED), "--out", str(out), "-k", k],
-        env=env, capture_output=True, text=True, timeout=600, cwd=ROOT,
-    )  # fmt: skip
-    print(proc.stdout[-4000:], proc.stderr[-2000:], sep="\n")
-    result = out / "conformance.json"
-    assert result.is_file(), f"the run wrote no result (exit {proc.returncode})"
-    return json.loads(result.read_text(encoding="utf-8"))
+    return run_conformance(HARDENED, tmp_path / "run", k=k, missing=[tool])[1]
 
 
 @pytest.mark.parametrize(

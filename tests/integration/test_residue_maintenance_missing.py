@@ -9,47 +9,19 @@ Needs Xvfb, chromium, Playwright and util-linux ``unshare`` (as the reference ru
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-HARDENED = ROOT / "fixtures" / "candidates" / "chromium-hardened.toml"
+from tests.integration.harness import CANDIDATES, run_conformance
 
-
-def path_without(folder: Path, *missing: str) -> str:
-    """A PATH of one folder with symlinks to every executable on the current PATH, except ``missing``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
-        if not directory or not Path(directory).is_dir():
-            continue
-        for entry in Path(directory).iterdir():
-            link = folder / entry.name
-            if entry.name in missing or link.exists() or link.is_symlink():
-                continue  # the first PATH entry wins, as in a shell
-            if entry.is_file() and os.access(entry, os.X_OK):
-                link.symlink_to(entry.resolve())
-    return str(folder)
+HARDENED = CANDIDATES / "chromium-hardened.toml"
 
 
 def run_case(tmp_path: Path, selection: str, missing: str) -> dict[str, Any]:
-    path = path_without(tmp_path / "bin", missing)
-    assert shutil.which(missing, path=path) is None, f"{missing} is still on the stripped PATH"
-    out = tmp_path / "o"
-    proc = subprocess.run(
-        [sys.executable, "-m", "conformance.cli", "run", "--candidate", str(HARDENED), "--out", str(out),
-         "-k", selection],
-        env={**os.environ, "PATH": path}, capture_output=True, text=True, timeout=900, cwd=ROOT,
-    )  # fmt: skip
-    print(proc.stdout[-3000:], proc.stderr[-2000:], sep="\n")
-    assert (out / "conformance.json").is_file(), f"no result written (exit {proc.returncode})"
-    return json.loads((out / "conformance.json").read_text(encoding="utf-8"))
+    return run_conformance(HARDENED, tmp_path / "o", k=selection, missing=[missing])[1]
 
 
 def test_mnt01_errors_without_ss(tmp_path: Path) -> None:
