@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -63,7 +64,9 @@ def main() -> None:
         "/usr/lib/chromium/chromium", "--headless", "--no-sandbox", "--disable-gpu",
         f"--user-data-dir={work / 'floor'}", "--remote-debugging-port=0", "about:blank",
     ]  # fmt: skip
-    floor = subprocess.Popen(floor_argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # HOME inside the work folder: Crashpad writes ~/.config/chromium even with --user-data-dir.
+    floor_env = {**os.environ, "HOME": str(work / "floor-home")}
+    floor = subprocess.Popen(floor_argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=floor_env)
     time.sleep(3)
     floor_mb = tree_pss_mb(floor.pid)
     floor.terminate()
