@@ -279,7 +279,7 @@ def display(conformance_run: ConformanceRun) -> Iterator[Any]:
     if not conformance_run.headed:
         yield None
         return
-    with Display() as screen:
+    with Display(log_dir=conformance_run.work_dir / "logs") as screen:
         yield screen
 
 

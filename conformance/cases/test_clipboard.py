@@ -280,7 +280,9 @@ class DropTarget:
 
     def __init__(self, folder: Path, display: Any, xinput: XInput) -> None:
         self.folder = folder
-        self.env = {**os.environ, **display.env}
+        home = folder / "drop-target-home"  # GTK writes dconf and caches under HOME: keep them in the run
+        self.env = {**os.environ, **display.env, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"),
+                    "XDG_CONFIG_HOME": str(home / ".config")}
         self.xinput = xinput
         self.log = folder / "drops.jsonl"
         self.proc: subprocess.Popen[bytes] | None = None
