@@ -16,7 +16,9 @@ candidate over a pipe (``--remote-debugging-pipe``, file descriptors 3 and 4 inh
 that is not a network endpoint and does not show up here. Before judging, the case proves that ``ss``
 attributes sockets to processes: it opens a listener of its own and must find it.
 
-Not specific to browsers: the same two helpers judge a screen-transfer client's process tree.
+One case for every kind: for a screen-transfer candidate the processes judged are the terminal-side
+client's (the terminal browser showing the HTML5 client); the reference stack's own listeners are the
+remote platform's and are listed as information only.
 """
 
 from __future__ import annotations
@@ -29,21 +31,25 @@ from conformance.cases.debug_endpoints import debug_arguments, endpoints_of, jud
 from conformance.errors import HarnessError
 from conformance.oracles import ports
 
-pytestmark = pytest.mark.candidate_kind("secure-browser")
-
 
 @pytest.mark.requirement("MNT-01")
-def test_no_debug_endpoint_reachable(
-    candidate_session: Any, fixture_site: Any, network_oracle: Any, evidence: Any
-) -> None:
+def test_no_debug_endpoint_reachable(candidate: Any, candidate_session: Any, driver: Any, evidence: Any) -> None:
     """リモートデバッグ・自動操作の口がネットワークから届かない / no debugging or automation port on the network"""
-    candidate_session.open("https://internet.test/")  # the candidate in its normal browsing state
+    if candidate.kind == "secure-browser":
+        candidate_session.open("https://internet.test/")  # the browser in its normal browsing state
+    # (a screen-transfer session is already connected: its client page is the normal state)
     pids = candidate_session.pids()
     if not pids:
-        raise HarnessError("chromium", "no process of the candidate found: nothing to inspect")
+        raise HarnessError(driver.name, "no process of the candidate found: nothing to inspect")
     control = listener_positive_control()
     endpoints = endpoints_of(pids)
     findings = judge(endpoints)
+    stack = getattr(driver, "stack", None)
+    platform = (
+        sorted({f"{i.proto} {i.address}:{i.port} {i.process}" for i in ports.listeners(pids=stack.pids(), udp=False)})
+        if stack is not None
+        else []
+    )
     evidence.json(
         "endpoints.json",
         {
@@ -53,6 +59,7 @@ def test_no_debug_endpoint_reachable(
             "positive_control": control,
             "listeners": endpoints,
             "findings": findings,
+            "platform_listeners (information)": platform,
             "note": "the suite drives the candidate over --remote-debugging-pipe (fds 3/4), not over a socket",
         },
     )

@@ -1,5 +1,5 @@
-"""Side channels of a screen-transfer session on the terminal: network (NET-01), data leak (LEAK-01), residue
-(RES-01) and maintenance endpoints (MNT-01).
+"""Side channels of a screen-transfer session on the terminal: network (NET-01), data leak (LEAK-01) and
+residue (RES-01). Maintenance endpoints (MNT-01) are judged for every kind in ``test_maintenance``.
 
 NET-01. The candidate's terminal side is the client page in an ordinary browser. The proxy records every
 connection the terminal makes, but the browser also talks by itself (a stock Chromium contacts
@@ -28,11 +28,6 @@ temp) are scanned for both, UTF-8 and UTF-16. A control file with a marker is pu
 must be found by the same scan, so "nothing found" means the scan ran over readable roots. The client page's
 own address (the gateway URL in the history) is the candidate's configuration, not session content; its traces
 are listed as information.
-
-MNT-01. The terminal-side client's processes (the browser showing the client page) must have no DevTools or
-other TCP endpoint reachable from the network (``test_maintenance``'s judge). The suite drives that browser over
-``--remote-debugging-pipe``, not a socket. The reference stack's own listeners (websockify, the VNC server: the
-platform side, loopback only here) are listed as information.
 """
 
 from __future__ import annotations
@@ -46,12 +41,11 @@ from typing import Any
 
 import pytest
 
-from conformance.cases.debug_endpoints import debug_arguments, endpoints_of, judge, listener_positive_control
 from conformance.cases.remote_desktop import target, wait_for_report
 from conformance.cases.residue_scan import residue_hits, summarize
 from conformance.detectors import load_test_numbers, scan
 from conformance.errors import HarnessError
-from conformance.oracles import files, ports
+from conformance.oracles import files
 from conformance.oracles import network as network_oracle_module
 from conformance.oracles.leak import LeakScanner
 from conformance.oracles.network import FlowRecord, connection_attempts, endpoint_matches
@@ -276,30 +270,4 @@ def test_no_session_content_remains(
     assert not hits, (
         "content of the remote session remains on the terminal / 画面転送の内容が端末に残った: "
         + summarize(hits, roots)
-    )
-
-
-# -- MNT-01 ----------------------------------------------------------------------------------------
-@pytest.mark.requirement("MNT-01")
-def test_no_debug_endpoint_reachable(candidate_session: Any, driver: Any, evidence: Any) -> None:
-    """クライアントにリモートデバッグ・自動操作の口がない / the client has no debugging or automation port"""
-    pids = candidate_session.pids()
-    if not pids:
-        raise HarnessError("webvdi", "no process of the terminal-side client found: nothing to inspect")
-    control = listener_positive_control()
-    endpoints = endpoints_of(pids)
-    findings = judge(endpoints)
-    stack = getattr(driver, "stack", None)
-    platform = sorted({f"{item.proto} {item.address}:{item.port} {item.process}"
-                       for item in ports.listeners(pids=stack.pids(), udp=False)}) if stack is not None else []
-    evidence.json("endpoints.json", {
-        "client_pids": pids, "process_tree": sorted(ports.descendants(pids)),
-        "debug_arguments": {str(pid): args for pid, args in debug_arguments(pids).items()},
-        "positive_control": control, "listeners": endpoints, "findings": findings,
-        "platform_listeners (information)": platform,
-        "note": "the suite drives the terminal browser over --remote-debugging-pipe (fds 3/4), not over a socket",
-    })
-    assert not findings, (
-        "a remote-debugging or network endpoint of the client is reachable / クライアントのデバッグ等の口に到達できる: "
-        + "; ".join(findings)
     )
