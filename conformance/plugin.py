@@ -96,6 +96,8 @@ class ConformanceRun:
         self.headed = not config.getoption("--conformance-headless")
         self.started = dt.datetime.now(dt.UTC)
         self.results: dict[str, CaseResult] = {}
+        # What the harness sets in the candidate's environment (evidence: "the candidate as deployed").
+        self.terminal_env: dict[str, str] = {}
         self.collection_errors: list[str] = []
         self.total = 0
         self.done = 0
@@ -358,11 +360,17 @@ def driver(
 ) -> Iterator[Any]:
     from conformance.drivers import driver_class
     from conformance.drivers.base import DriverContext
+    from conformance.environment.cups import terminal_cups_env
 
     env: dict[str, str] = {}
     if display is not None:
         env.update(display.env)
-    env["CUPS_SERVER"] = private_cups.server if not isinstance(private_cups, HarnessError) else "127.0.0.1:9"
+    # The terminal's only printer is the run's private CUPS (a dead port when it failed to start).
+    if isinstance(private_cups, HarnessError):
+        env.update(terminal_cups_env("127.0.0.1:9", run_dir / "cups-client"))
+    else:
+        env.update(private_cups.terminal_env())
+    conformance_run.terminal_env = {k: v for k, v in env.items() if k != "DISPLAY"}
     context = DriverContext(
         run_dir=run_dir,
         proxy_url=network_oracle.proxy_url,
@@ -473,10 +481,14 @@ def clipboard_oracle(display: Any) -> Any:
 @pytest.fixture(scope="session")
 def _printer_oracle_session(private_cups: Any) -> Any:
     from conformance.detectors import make_canary
+    from conformance.environment.cups import client_library_problem
     from conformance.oracles.printer import PrinterOracle
 
     if isinstance(private_cups, HarnessError):
         raise private_cups
+    problem = client_library_problem()
+    if problem:
+        raise HarnessError("libcups", problem)
     oracle = PrinterOracle(private_cups)
     oracle.positive_control(make_canary("PRINTCONTROL"))
     return oracle

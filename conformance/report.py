@@ -70,6 +70,7 @@ def build_document(run: Any) -> dict[str, Any]:
             "playwright": _version("playwright"),
             "mitmproxy": _version("mitmproxy"),
             "pytest": _version("pytest"),
+            "terminal_env": dict(run.terminal_env),
         },
         "summary": {"counts": counts(verdicts), "exit_code": _exit_code(verdicts, run.collection_errors)},
         "collection_errors": list(run.collection_errors),

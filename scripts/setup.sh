@@ -29,6 +29,14 @@ if ! "$PYTHON" -c 'import conformance, playwright, mitmproxy, allure' 2>/dev/nul
   touch .setup-done
 fi
 
+# The terminal's CUPS client library: Debian's current libcups2 build may hang every GTK print dialog
+# (CUPS issue #1439); the suite then gives the candidate the previous build, unpacked into tools/libcups
+# (nothing is installed or downgraded). The versions live in conformance/environment/cups.py.
+"$PYTHON" - <<'PY' || echo "[setup] warning: no working CUPS client library for the terminal; print cases will be error"
+from conformance.environment.cups import fetch_client_library_fix
+print(f"[setup] {fetch_client_library_fix()}")
+PY
+
 # Allure 3 for the HTML report (optional: the suite's own report.html needs nothing of it).
 if command -v npm >/dev/null 2>&1 && [ ! -x tools/allure/node_modules/.bin/allure ]; then
   echo "[setup] installing Allure 3 (npm) into tools/allure"

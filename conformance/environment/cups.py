@@ -25,11 +25,67 @@ from conformance.environment.procs import ManagedProcess, free_port, port_accept
 from conformance.errors import HarnessError
 
 HOST_CUPS_ETC = Path("/etc/cups")
+# Where set-up keeps tools of its own (Allure, a CUPS client library); nothing of it is installed system-wide.
+TOOLS_DIR = Path(__file__).resolve().parents[2] / "tools"
+# Debian's libcups2 2.4.2-3+deb12u10 (bookworm-security, 2026-11-20) carries the fix for CVE-2025-58436 but
+# not its follow-up, CUPS issue #1439 (fixed upstream in 2.4.16, commit 2dc021f): on a non-blocking
+# connection ``_httpUpdate`` never reads a response it has not buffered yet, so GTK's CUPS print backend
+# polls forever. Chromium confirms every print job through GTK on Linux, so with that build no job ever
+# reaches a CUPS queue. The terminal the harness provides gets the previous Debian build of the same
+# library instead (fetched by set-up, never installed); the candidate's own files are not touched.
+REGRESSED_LIBCUPS = {"2.4.2-3+deb12u10": "2.4.2-3+deb12u9"}
 NS_ROOT = "/etc/cups"  # where work_dir/cups appears inside the private mount namespace
 PPD_DIR = Path("/usr/share/ppd/cups-pdf")
 # Host state a copy must not inherit: printers, classes, subscriptions, options, keys (recreated empty).
 _HOST_STATE = ("printers.conf", "printers.conf.O", "classes.conf", "classes.conf.O", "subscriptions.conf",
                "subscriptions.conf.O", "lpoptions", "ppd", "ssl")
+
+
+
+def installed_libcups(package: str = "libcups2") -> str | None:
+    """The Debian version of the system's CUPS client library, None where dpkg does not know it."""
+    if shutil.which("dpkg-query") is None:
+        return None
+    result = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True,
+                            check=False)
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def client_library_fix(version: str | None = None, tools: Path = TOOLS_DIR) -> tuple[str, Path | None] | None:
+    """None when the system's libcups works; else (replacement version, folder with its libcups.so.2 or
+    None when set-up has not fetched it)."""
+    version = installed_libcups() if version is None else version
+    replacement = REGRESSED_LIBCUPS.get(version or "")
+    if replacement is None:
+        return None
+    found = sorted((tools / "libcups" / replacement).rglob("libcups.so.2"))
+    return replacement, (found[0].parent if found else None)
+
+
+def fetch_client_library_fix(tools: Path = TOOLS_DIR) -> str:
+    """Download and unpack (not install) the replacement libcups2 when the system's one is regressed."""
+    fix = client_library_fix(tools=tools)
+    if fix is None:
+        return f"libcups2 {installed_libcups()}: no replacement needed"
+    replacement, folder = fix
+    if folder is not None:
+        return f"libcups2 {replacement} already in {folder}"
+    target = tools / "libcups" / replacement
+    download = target.with_name(replacement + ".download")
+    shutil.rmtree(download, ignore_errors=True)
+    download.mkdir(parents=True)
+    download.chmod(0o777)  # apt's download sandbox user must be able to write there
+    result = subprocess.run(["apt-get", "download", "-q", f"libcups2={replacement}"], cwd=download,
+                            capture_output=True, text=True, check=False)
+    debs = sorted(download.glob("libcups2_*.deb"))
+    if result.returncode != 0 or not debs:
+        shutil.rmtree(download, ignore_errors=True)
+        raise HarnessError("libcups", f"apt-get download libcups2={replacement} failed: "
+                                      f"{(result.stderr or result.stdout).strip()[-300:]}")
+    subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(target)], check=True)
+    shutil.rmtree(download, ignore_errors=True)
+    return f"libcups2 {installed_libcups()} is regressed (CUPS issue #1439): {replacement} unpacked in {target}"
+
 
 _NS_SCRIPT = '"$3" --bind "$1" /etc/cups && exec "$2" -f'  # exec keeps the PID: stop by PID works
 
@@ -82,7 +138,19 @@ class PrivateCups:
 
     @property
     def env(self) -> dict[str, str]:
+        """For the harness's own CUPS tools (lp, lpstat, lpadmin)."""
         return {"CUPS_SERVER": self.server}
+
+    def terminal_env(self, folder: Path | None = None) -> dict[str, str]:
+        """The CUPS client environment of the terminal the candidate runs on: this server only.
+
+        The host's ``/etc/cups`` (client.conf, lpoptions) is replaced by a private client root, and the
+        system D-Bus (through which GTK finds network printers via Avahi) is hidden, so that what a machine
+        happens to run cannot add printers or change defaults. Where the system's libcups is regressed,
+        the replacement library comes first on the library path; see ``REGRESSED_LIBCUPS``.
+        """
+        return terminal_cups_env(self.server, folder or self.work_dir / "client")
+
 
     # -- configuration -----------------------------------------------------------------------------------
 
@@ -142,6 +210,7 @@ CacheDir {self._ns(self.server_root / "cache")}
 StateDir {self._ns(self.server_root / "state")}
 RequestRoot {self._ns(self.spool_dir)}
 TempDir {self._ns(self.spool_dir / "tmp")}
+Printcap {self._ns(self.server_root / "state" / "printcap")}
 """,
             encoding="utf-8",
         )
@@ -239,3 +308,29 @@ LogType 3
 
     def __repr__(self) -> str:
         return f"PrivateCups(server={self.port and self.server}, work_dir={self.work_dir})"
+
+
+def terminal_cups_env(server: str, folder: Path) -> dict[str, str]:
+    """See ``PrivateCups.terminal_env``; also for a terminal whose private CUPS failed to start."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "client.conf").write_text(f"# generated: the run's private CUPS only\nServerName {server}\n",
+                                        encoding="utf-8")
+    env = {
+        "CUPS_SERVER": server,
+        "CUPS_SERVERROOT": str(folder),
+        "DBUS_SYSTEM_BUS_ADDRESS": f"unix:path={folder / 'no-system-bus'}",
+    }
+    fix = client_library_fix()
+    if fix is not None and fix[1] is not None:
+        env["LD_LIBRARY_PATH"] = str(fix[1])
+    return env
+
+
+def client_library_problem() -> str | None:
+    """Why the terminal cannot print to any CUPS queue, or None."""
+    fix = client_library_fix()
+    if fix is None or fix[1] is not None:
+        return None
+    return (f"the system's libcups2 {installed_libcups()} makes every GTK print dialog hang (CUPS issue #1439), "
+            f"so no print job of the candidate could reach the printer; scripts/setup.sh fetches "
+            f"libcups2 {fix[0]} for the terminal / libcups2 の既知の不具合で印刷が届かない（setup.sh で取得）")

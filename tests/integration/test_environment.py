@@ -257,7 +257,7 @@ def test_headed_chromium_window_print_reaches_printer_oracle(
             browser = pw.chromium.launch(
                 executable_path=CHROMIUM_WRAPPER,
                 headless=False,
-                env={**browser_env, **display.env, **cups.env},
+                env={**browser_env, **display.env, **cups.terminal_env()},
                 args=["--kiosk-printing"],
             )
             try:
