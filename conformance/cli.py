@@ -1,6 +1,7 @@
 """``conformance``: the command line. It composes everything and sets exit codes CI can use.
 
-    conformance run [--candidate PROFILE ...] [--out DIR] [-k EXPR]   exit 0 / 1 / 3, 2 on bad input
+    conformance run [--candidate PROFILE ...] [--out DIR] [--requirement ID ...] [-k EXPR]
+                                                                       exit 0 / 1 / 3, 2 on bad input
     conformance catalog [--lang ja|en] [--format table|csv|markdown|json]
     conformance validate PROFILE ...                                   exit 0, or 2 naming the problem
     conformance report DIR                                             reprint a run's summary
@@ -50,6 +51,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     paths = [Path(p) for p in (args.candidate or [DEFAULT_CANDIDATE])]
     profiles = _validate(paths)
+    if args.requirement:
+        load_catalog().select(args.requirement)  # an unknown ID is bad input (exit 2) before anything runs
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("reports") / stamp
     codes, documents = [], []
@@ -71,6 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         ]  # fmt: skip
         if args.k:
             pytest_args += ["-k", args.k]
+        pytest_args += [f"--requirement={rid}" for rid in args.requirement or []]
         if args.headless:
             pytest_args.append("--conformance-headless")
         status = pytest.main(pytest_args)
@@ -133,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the conformance cases against candidates / 試験を実行")
     run.add_argument("--candidate", action="append", help="candidate profile (TOML); repeatable")
     run.add_argument("--out", help="output folder (default: reports/<timestamp>)")
+    run.add_argument("--requirement", action="append", metavar="ID",
+                     help="only this requirement ID or catalog profile ID (repeatable) / 要件IDで絞り込み")
     run.add_argument("-k", help="only cases matching this pytest -k expression")
     run.add_argument("--headless", action="store_true", help="headless candidate (debugging only)")
     run.set_defaults(func=cmd_run)

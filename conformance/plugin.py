@@ -45,6 +45,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance", "conformance suite (セキュアブラウザ / 画面転送)")
     group.addoption("--candidate", default=None, help="candidate profile (TOML) to test")
     group.addoption("--conformance-out", default=None, help="folder for conformance.json, evidence/, reports")
+    group.addoption("--requirement", action="append", default=None, metavar="ID",
+                    help="only the cases of this requirement ID or catalog profile ID (repeatable)")
     group.addoption("--conformance-progress", action="store_true", help="print one line per finished case")
     group.addoption(
         "--conformance-headless",
@@ -81,6 +83,9 @@ class ConformanceRun:
             self.driver_settings = validate_settings(
                 self.profile.driver["name"], self.profile.driver, self.profile.base_dir, str(profile_path)
             )
+            selectors = config.getoption("--requirement", None)
+            # None: every requirement; else only these are run and reported (a rerun of one requirement).
+            self.selected: list[str] | None = self.catalog.select(selectors) if selectors else None
         except InputError as exc:
             raise pytest.UsageError(f"bad input / 入力エラー: {exc}") from None
         out = config.getoption("--conformance-out")
@@ -118,7 +123,8 @@ class ConformanceRun:
             if not ids and _is_case(item):
                 raise pytest.UsageError(f"{item.nodeid}: a conformance case must carry @pytest.mark.requirement")
             kinds = [k for m in item.iter_markers("candidate_kind") for k in m.args]
-            if kinds and self.profile.kind not in kinds:
+            unselected = self.selected is not None and not set(ids) & set(self.selected)
+            if unselected or (kinds and self.profile.kind not in kinds):
                 drop.append(item)
                 continue
             unknown = [rid for rid in ids if rid not in self.catalog.requirements]

@@ -43,6 +43,8 @@ def build_document(run: Any) -> dict[str, Any]:
     verdicts = aggregate(
         catalog, profile.kind, profile.claims, profile.candidate.catalog_profiles, run.results.values()
     )
+    if run.selected is not None:  # --requirement: only what was asked for is decided and reported
+        verdicts = {rid: verdict for rid, verdict in verdicts.items() if rid in run.selected}
     return {
         "schema": SCHEMA,
         "suite": {
@@ -72,6 +74,7 @@ def build_document(run: Any) -> dict[str, Any]:
             "pytest": _version("pytest"),
             "terminal_env": dict(run.terminal_env),
         },
+        "selection": run.selected,
         "summary": {"counts": counts(verdicts), "exit_code": _exit_code(verdicts, run.collection_errors)},
         "collection_errors": list(run.collection_errors),
         "requirements": {rid: verdict.to_json() for rid, verdict in verdicts.items()},

@@ -182,6 +182,19 @@ class Catalog(BaseModel):
             raise KeyError(f"unknown profile {profile_id!r}; known: {', '.join(self.profiles)}")
         return [rid for rid, req in self.requirements.items() if profile_id in req.profiles]
 
+    def select(self, selectors: Sequence[str], file: str = "--requirement") -> list[str]:
+        """Requirement IDs named by ``selectors`` (requirement IDs or catalog profile IDs), in catalog order."""
+        chosen: set[str] = set()
+        for i, selector in enumerate(selectors):
+            if selector in self.requirements:
+                chosen.add(selector)
+            elif selector in self.profiles:
+                chosen.update(self.profile_requirements(selector))
+            else:
+                raise InputError(file, f"[{i}] {selector!r}", "neither a requirement ID nor a catalog profile ID",
+                                 "see `conformance catalog` for the IDs, e.g. PRN-01 or SB-CORE")
+        return [rid for rid in self.requirements if rid in chosen]
+
     def default_profiles(self, kind: str) -> list[str]:
         """Profiles a candidate of ``kind`` is held to when it claims none explicitly."""
         return [pid for pid, prof in self.profiles.items() if prof.kind == kind]
