@@ -31,22 +31,49 @@ def expected_verdicts() -> dict[str, dict[str, str]]:
 
 
 EXPECTED = expected_verdicts()
-# `_scope = "listed"`: a reference variant open on one channel is run for its listed requirements only.
-SCOPE = "_scope"
-CASES = [(c, rid, v) for c, table in sorted(EXPECTED.items()) for rid, v in sorted(table.items()) if rid != SCOPE]
+# Keys of a candidate's table that are settings, not requirement IDs:
+#   _scope = "listed"  a reference variant open on one channel is run for its listed requirements only;
+#   _slow = true       a costly variant, left out of the default run (`pytest -m slow`).
+SETTINGS = ("_scope", "_slow")
 
 
-@pytest.fixture(scope="session")
-def reference_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """Run every reference candidate named in the expectations, once; return their conformance.json."""
-    out = tmp_path_factory.mktemp("reference-runs")
-    runs: dict[str, dict[str, Any]] = {}
-    for name, table in sorted(EXPECTED.items()):
-        target = out / name
+def _marks(candidate: str) -> list[pytest.MarkDecorator]:
+    return [pytest.mark.slow] if EXPECTED[candidate].get("_slow") else []
+
+
+def _verdicts(candidate: str) -> dict[str, str]:
+    return {k: v for k, v in EXPECTED[candidate].items() if k not in SETTINGS}
+
+
+CASES = [pytest.param(c, rid, v, marks=_marks(c), id=f"{c}-{rid}")
+         for c in sorted(EXPECTED) for rid, v in sorted(_verdicts(c).items())]
+CANDIDATE_PARAMS = [pytest.param(c, marks=_marks(c), id=c) for c in sorted(EXPECTED)]
+
+
+class ReferenceRuns:
+    """Each reference candidate is run once, when a selected test first needs it (slow ones only with -m slow)."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.documents: dict[str, dict[str, Any] | AssertionError] = {}
+
+    def __getitem__(self, name: str) -> dict[str, Any]:
+        if name not in self.documents:
+            try:
+                self.documents[name] = self._run(name)
+            except AssertionError as exc:  # a run that went wrong is not repeated for each of its tests
+                self.documents[name] = exc
+        found = self.documents[name]
+        if isinstance(found, AssertionError):
+            raise found
+        return found
+
+    def _run(self, name: str) -> dict[str, Any]:
+        target = self.out / name
+        listed = EXPECTED[name].get("_scope") == "listed"
         proc = subprocess.run(
             [sys.executable, "-m", "conformance.cli", "run", "--candidate", str(CANDIDATES / f"{name}.toml"),
-             "--out", str(target),
-             *(f"--requirement={rid}" for rid in table if rid != SCOPE and table.get(SCOPE) == "listed")],
+             "--out", str(target), *(f"--requirement={rid}" for rid in _verdicts(name) if listed)],
             capture_output=True, text=True, timeout=1200,
         )  # fmt: skip
         print(proc.stdout[-6000:], proc.stderr[-3000:], sep="\n")
@@ -54,14 +81,17 @@ def reference_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[s
         document = json.loads((target / "conformance.json").read_text(encoding="utf-8"))
         document["_dir"] = str(target)
         document["_exit"] = proc.returncode
-        runs[name] = document
-    return runs
+        return document
+
+
+@pytest.fixture(scope="session")
+def reference_runs(tmp_path_factory: pytest.TempPathFactory) -> ReferenceRuns:
+    return ReferenceRuns(tmp_path_factory.mktemp("reference-runs"))
 
 
 @pytest.mark.reference
 @pytest.mark.parametrize(("candidate", "requirement", "verdict"), CASES)
-def test_reference_verdict(reference_runs: dict[str, dict[str, Any]], candidate: str, requirement: str,
-                           verdict: str) -> None:
+def test_reference_verdict(reference_runs: ReferenceRuns, candidate: str, requirement: str, verdict: str) -> None:
     entry = reference_runs[candidate]["requirements"][requirement]
     messages = [f"{c['outcome']}: {c['message'][:300]}" for c in entry["cases"]]
     assert entry["verdict"] == verdict, f"{candidate} {requirement}: {entry['reason']}\n" + "\n".join(messages)
@@ -73,8 +103,8 @@ def test_reference_verdict(reference_runs: dict[str, dict[str, Any]], candidate:
 
 
 @pytest.mark.reference
-@pytest.mark.parametrize("candidate", sorted(EXPECTED))
-def test_result_document_names_its_inputs(reference_runs: dict[str, dict[str, Any]], candidate: str) -> None:
+@pytest.mark.parametrize("candidate", CANDIDATE_PARAMS)
+def test_result_document_names_its_inputs(reference_runs: ReferenceRuns, candidate: str) -> None:
     document = reference_runs[candidate]
     assert document["candidate"]["name"] == candidate
     assert len(document["suite"]["catalog_sha256"]) == 64
