@@ -6,6 +6,10 @@ Acts, each the way a person does it, on a page whose <title> and body carry the 
 * ``ctrl-p``: Ctrl+P typed on the keyboard (real X input into the candidate's window);
 * ``save-as-pdf``: Ctrl+P, then "Save as PDF" chosen as the destination and the file saved.
 
+Together they print to every destination the preview offers on the harness's terminal: its only printer
+(the run's private CUPS queue, preselected as the system default; the candidate's CUPS client sees no other,
+see ``PrivateCups.terminal_env``) and Chromium's own "Save as PDF".
+
 A print dialog is confirmed as a user would: Return on the print preview's focused "Print" button, the
 destination picked with the keyboard, the GTK "Save" button clicked. The harness gives the candidate no
 ``--kiosk-printing`` (a vendor's product has no such flag, and it would skip the very dialog a user sees).
