@@ -131,6 +131,12 @@ class WebVdiSession(CandidateSession):
         self.page.mouse.up(button=button)
 
     def type_remote(self, text: str, delay_ms: int = 20) -> None:
+        # A modifier the remote side still holds would turn the letters into shortcuts (Ctrl+R reloads,
+        # Ctrl+F opens the find bar): x11vnc keeps Control down after a Ctrl+P that the remote print
+        # dialog answered. A tap of each modifier, as a user's stray key press, releases it there.
+        for modifier in ("Control", "Shift"):
+            self.page.keyboard.down(modifier)
+            self.page.keyboard.up(modifier)
         self.page.keyboard.type(text, delay=delay_ms)
 
     def press_remote(self, keys: str) -> None:
