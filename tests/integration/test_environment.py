@@ -34,7 +34,8 @@ from conformance.oracles.ports import descendants, probe_address
 CHROMIUM_BINARY = "/usr/lib/chromium/chromium"  # the real binary; /usr/bin/chromium is a shell wrapper
 CHROMIUM_WRAPPER = "/usr/bin/chromium"
 HOST_WATCHED = tuple(
-    Path(p) for p in ("/etc/cups", "/var/spool/cups-pdf", "/var/spool/cups", "/var/log/cups")
+    # /run/cups: a host scheduler's printcap and socket (the private cupsd writes its printcap elsewhere).
+    Path(p) for p in ("/etc/cups", "/var/spool/cups-pdf", "/var/spool/cups", "/var/log/cups", "/run/cups")
 )
 
 
@@ -47,6 +48,9 @@ def _host_state() -> dict[str, str]:
                 state[os.path.join(dirpath, name)] = "dir"
             for name in filenames:
                 path = os.path.join(dirpath, name)
+                if not os.path.isfile(path):  # a socket (cups.sock) has no content to compare
+                    state[path] = "special"
+                    continue
                 with open(path, "rb") as handle:
                     state[path] = hashlib.sha256(handle.read()).hexdigest()
     return state
