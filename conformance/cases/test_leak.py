@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from conformance.cases.observation import Observation
 from conformance.detectors import load_test_numbers, scan
 from conformance.errors import HarnessError
 from conformance.oracles.leak import LeakHit, LeakScanner
@@ -156,14 +157,16 @@ def test_resident_record_does_not_leave(
     leaks = [h for h in hits if not h.declared]
     # Positive control: the page request to lgwan.test carries every planted value (URL-encoded).
     seen_declared = {h.value for h in hits if h.declared}
+    observation = Observation()  # evidence first: a leak seen decides even when a control of the scan failed
     if not {canary, *planted} <= seen_declared:
-        raise HarnessError(
+        observation.blind("leak scan", HarnessError(
             "leak oracle", f"the scan missed {sorted({canary, *planted} - seen_declared)} in the page's own request"
-        )
+        ))
     # Cross-check with the site's log: what it received must have been seen by the proxy scan too.
     site_values = _site_side_values(fixture_site, since, canary, planted)
     if site_values - {h.value for h in leaks}:
-        raise HarnessError("leak oracle", f"the site received {sorted(site_values)} but the proxy scan missed some")
+        observation.blind("site cross-check", HarnessError(
+            "leak oracle", f"the site received {sorted(site_values)} but the proxy scan missed some"))
 
     outcomes = _reports(fixture_site, since, "outcome")
     evidence.json(
@@ -177,6 +180,7 @@ def test_resident_record_does_not_leave(
             "channels_leaked": sorted({_channel_of(h) for h in leaks}),
             "page_outcomes": [{k: r.get(k) for k in ("value", "detail")} for r in outcomes],
             "site_received_as_evil_test": sorted(site_values),
+            "not_observable": observation.to_json()["not_observable"],
         },
     )
     evidence.file(network_oracle.dump(run_dir / f"leak-flows-{canary}.jsonl", since), "flows.jsonl")
@@ -184,7 +188,7 @@ def test_resident_record_does_not_leave(
         f"{h.destination} {_channel_of(h)} {h.channel} {h.kind}={h.value} ({h.encoding}): {h.excerpt[:60]}"
         for h in leaks[:12]
     ]
-    assert not leaks, (
-        f"planted data reached an undeclared destination / 機微情報が申告外の宛先へ送信された "
-        f"({len(leaks)} hits, channels {sorted({_channel_of(h) for h in leaks})}):\n" + "\n".join(lines)
-    )
+    if leaks:
+        observation.saw("proxy scan", f"{len(leaks)} hits, channels {sorted({_channel_of(h) for h in leaks})}:\n"
+                        + "\n".join(lines))
+    observation.decide("planted data reached an undeclared destination / 機微情報が申告外の宛先へ送信された")

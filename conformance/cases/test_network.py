@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 import pytest
 import urllib3
 
+from conformance.cases.observation import Observation
 from conformance.environment.fixture_site import ROGUE_HOST, SITE_HOSTS
 from conformance.errors import HarnessError
 from conformance.oracles.network import connection_attempts, findings_table, judge_attempts
@@ -126,13 +127,13 @@ def test_connections_only_to_declared_endpoints(
     # Prove the oracle saw this session: the declared sites were served and their tunnels recorded.
     served = {r.host for r in fixture_site.requests() if r.time >= since and r.path == "/"}
     tunnels = {r.host for r in records if r.kind == "connect" and not r.refused}
+    observation = Observation()  # evidence first: an undeclared connection decides even if the tour was not seen
     for host, _port in fixture_endpoints:
         if host not in served or host not in tunnels:
-            raise HarnessError(
+            observation.blind(f"tour of {host}", HarnessError(
                 "mitmproxy",
-                f"the tour's visit to {host} was not seen (served={sorted(served)}, "
-                f"tunnels={sorted(tunnels)}); nothing can be judged",
-            )
+                f"the tour's visit to {host} was not seen (served={sorted(served)}, tunnels={sorted(tunnels)})",
+            ))
 
     rows = judge(records, candidate)
     undeclared = [r for r in rows if r["status"] == "undeclared"]
@@ -149,6 +150,7 @@ def test_connections_only_to_declared_endpoints(
             "declared_background": [b.model_dump() for b in candidate.network.background],
             "this_session": rows,
             "whole_run_so_far": run_rows,
+            "not_observable": observation.to_json()["not_observable"],
         },
     )
     evidence.text(
@@ -160,10 +162,10 @@ def test_connections_only_to_declared_endpoints(
         + "\n",
     )
     evidence.file(network_oracle.dump(run_dir / f"net01-flows-{int(since)}.jsonl", since), "flows.jsonl")
-    assert not undeclared, (
-        f"connections to undeclared endpoints / 申告外の宛先への接続 ({len(undeclared)}):\n"
-        + "\n".join(f"{r['endpoint']} x{r['count']} {','.join(r['kinds'])} {r['note']}" for r in undeclared)
-    )
+    if undeclared:
+        observation.saw("network oracle", f"{len(undeclared)} undeclared:\n" + "\n".join(
+            f"{r['endpoint']} x{r['count']} {','.join(r['kinds'])} {r['note']}" for r in undeclared))
+    observation.decide("connections to undeclared endpoints / 申告外の宛先への接続")
 
 
 # -- NET-02 ----------------------------------------------------------------------------------------
