@@ -41,7 +41,6 @@ _HOST_STATE = ("printers.conf", "printers.conf.O", "classes.conf", "classes.conf
                "subscriptions.conf.O", "lpoptions", "ppd", "ssl")
 
 
-
 def installed_libcups(package: str = "libcups2") -> str | None:
     """The Debian version of the system's CUPS client library, None where dpkg does not know it."""
     if shutil.which("dpkg-query") is None:
@@ -150,7 +149,6 @@ class PrivateCups:
         the replacement library comes first on the library path; see ``REGRESSED_LIBCUPS``.
         """
         return terminal_cups_env(self.server, folder or self.work_dir / "client")
-
 
     # -- configuration -----------------------------------------------------------------------------------
 
