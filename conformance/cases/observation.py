@@ -39,6 +39,10 @@ class Observation:
         """Record that ``oracle`` could not look, found by the case itself (e.g. a capture with a gap)."""
         self.missing.setdefault(oracle, error)
 
+    def finding_only(self, oracle: str) -> None:
+        """``oracle`` reports findings but does not decide: that it could not look makes no ``error``."""
+        self.missing.pop(oracle, None)
+
     def saw(self, oracle: str, detail: Any) -> None:
         """Record a crossing ``oracle`` observed (the first detail per oracle is kept)."""
         self.crossings.setdefault(oracle, detail)

@@ -376,6 +376,6 @@ def test_terminal_clipboard_does_not_reach_remote(
         remote.observation.saw(name, f"after {hit['seconds_after_act_began']} s"
                                      + (" (and on the wire as ClientCutText)" if observed["wire_finding"] else ""))
     # The wire is a finding only for CLIP-02 (module docstring): its absence alone cannot make this error.
-    remote.observation.missing.pop("wire", None)
+    remote.observation.finding_only("wire")
     remote.observation.decide(f"the terminal's clipboard ({method}) reached the remote desktop / "
                               "端末のクリップボードの内容がリモート側に渡った")

@@ -50,10 +50,11 @@ def installed_libcups(package: str = "libcups2") -> str | None:
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
-def client_library_fix(version: str | None = None, tools: Path = TOOLS_DIR) -> tuple[str, Path | None] | None:
+def client_library_fix(version: str | None = None, tools: Path | None = None) -> tuple[str, Path | None] | None:
     """None when the system's libcups works; else (replacement version, folder with its libcups.so.2 or
     None when set-up has not fetched it)."""
     version = installed_libcups() if version is None else version
+    tools = TOOLS_DIR if tools is None else tools
     replacement = REGRESSED_LIBCUPS.get(version or "")
     if replacement is None:
         return None
@@ -61,8 +62,9 @@ def client_library_fix(version: str | None = None, tools: Path = TOOLS_DIR) -> t
     return replacement, (found[0].parent if found else None)
 
 
-def fetch_client_library_fix(tools: Path = TOOLS_DIR) -> str:
+def fetch_client_library_fix(tools: Path | None = None) -> str:
     """Download and unpack (not install) the replacement libcups2 when the system's one is regressed."""
+    tools = TOOLS_DIR if tools is None else tools
     fix = client_library_fix(tools=tools)
     if fix is None:
         return f"libcups2 {installed_libcups()}: no replacement needed"
@@ -319,8 +321,8 @@ def terminal_cups_env(server: str, folder: Path) -> dict[str, str]:
         "DBUS_SYSTEM_BUS_ADDRESS": f"unix:path={folder / 'no-system-bus'}",
     }
     fix = client_library_fix()
-    if fix is not None and fix[1] is not None:
-        env["LD_LIBRARY_PATH"] = str(fix[1])
+    if fix is not None and fix[1] is not None:  # first on the path; whatever the machine set stays behind it
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (str(fix[1]), os.environ.get("LD_LIBRARY_PATH")) if p)
     return env
 
 
@@ -331,4 +333,5 @@ def client_library_problem() -> str | None:
         return None
     return (f"the system's libcups2 {installed_libcups()} makes every GTK print dialog hang (CUPS issue #1439), "
             f"so no print job of the candidate could reach the printer; scripts/setup.sh fetches "
-            f"libcups2 {fix[0]} for the terminal / libcups2 の既知の不具合で印刷が届かない（setup.sh で取得）")
+            f"libcups2 {fix[0]} for the terminal / システムの libcups2 の既知の不具合（CUPS #1439）で印刷ジョブが"
+            f"プリンタに届かないため判定できない。scripts/setup.sh が端末用に libcups2 {fix[0]} を取得する")

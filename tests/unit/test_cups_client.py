@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from conformance.environment import cups
 
 
@@ -25,3 +27,18 @@ def test_regressed_libcups_is_replaced_only_once_fetched(tmp_path: Path) -> None
     lib.parent.mkdir(parents=True)
     lib.write_bytes(b"\x7fELF")
     assert cups.client_library_fix(regressed, tools=tmp_path) == (replacement, lib.parent)
+
+
+def test_replacement_library_comes_first_and_keeps_the_machines_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    regressed, replacement = next(iter(cups.REGRESSED_LIBCUPS.items()))
+    lib = tmp_path / "libcups" / replacement / "lib" / "libcups.so.2"
+    lib.parent.mkdir(parents=True)
+    lib.write_bytes(b"\x7fELF")
+    monkeypatch.setattr(cups, "installed_libcups", lambda package="libcups2": regressed)
+    monkeypatch.setattr(cups, "TOOLS_DIR", tmp_path)
+    monkeypatch.setenv("LD_LIBRARY_PATH", "/opt/vendor/lib")
+    env = cups.terminal_cups_env("127.0.0.1:4631", tmp_path / "client")
+    assert env["LD_LIBRARY_PATH"] == f"{lib.parent}:/opt/vendor/lib"
+    assert cups.client_library_problem() is None

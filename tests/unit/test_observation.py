@@ -52,3 +52,10 @@ def test_only_harness_errors_are_absorbed() -> None:
     observation = Observation()
     with pytest.raises(ZeroDivisionError):
         observation.read("broken", lambda: 1 / 0, None)  # a suite bug is not "could not look"
+
+
+def test_a_finding_only_oracle_that_could_not_look_does_not_make_error() -> None:
+    observation = Observation()
+    observation.read("wire", _undecodable, None)
+    observation.finding_only("wire")
+    observation.decide("unused")  # returns: every deciding oracle looked and saw nothing
