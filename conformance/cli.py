@@ -24,10 +24,11 @@ REFERENCE_DIR = PACKAGE_DIR.parent / "fixtures" / "candidates"
 DEFAULT_CANDIDATE = REFERENCE_DIR / "chromium-hardened.toml"
 
 
-def _validate(paths: list[Path]) -> list[Any]:
+def _validate(paths: list[Path], allow_lab_address: bool = False) -> list[Any]:
     """Validate every input before anything starts or is written. Raises InputError."""
     from conformance.catalog import load_catalog
     from conformance.drivers import validate_settings
+    from conformance.oracles.wire import require_known
     from conformance.profile import load_profile
 
     catalog = load_catalog()
@@ -35,7 +36,9 @@ def _validate(paths: list[Path]) -> list[Any]:
     for path in paths:
         profile = load_profile(path)
         catalog.validate_claims(profile.kind, profile.candidate.catalog_profiles, file=str(path))
-        validate_settings(profile.driver["name"], profile.driver, profile.base_dir, str(path))
+        settings = validate_settings(profile.driver["name"], profile.driver, profile.base_dir, str(path),
+                                     allow_lab_address)
+        require_known(getattr(settings, "wire_protocol", None), str(path))
         profiles.append(profile)
     names = [p.name for p in profiles]
     if len(set(names)) != len(names):
@@ -50,7 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from conformance.report import render_summary
 
     paths = [Path(p) for p in (args.candidate or [DEFAULT_CANDIDATE])]
-    profiles = _validate(paths)
+    profiles = _validate(paths, args.allow_lab_address)
     if args.requirement:
         load_catalog().select(args.requirement)  # an unknown ID is bad input (exit 2) before anything runs
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -77,6 +80,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args += [f"--requirement={rid}" for rid in args.requirement or []]
         if args.headless:
             pytest_args.append("--conformance-headless")
+        if args.allow_lab_address:
+            pytest_args.append("--allow-lab-address")
         status = pytest.main(pytest_args)
         result = target / "conformance.json"
         if not result.exists():
@@ -141,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="only this requirement ID or catalog profile ID (repeatable) / 要件IDで絞り込み")
     run.add_argument("-k", help="only cases matching this pytest -k expression")
     run.add_argument("--headless", action="store_true", help="headless candidate (debugging only)")
+    run.add_argument("--allow-lab-address", action="store_true",
+                     help="allow a non-loopback remote.probe_address (a real lab) / 検証環境のアドレスを許可")
     run.set_defaults(func=cmd_run)
     catalog = sub.add_parser("catalog", help="list the requirement catalog / 要件カタログを表示")
     catalog.add_argument("--lang", choices=("ja", "en"), default="ja")

@@ -48,6 +48,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--requirement", action="append", default=None, metavar="ID",
                     help="only the cases of this requirement ID or catalog profile ID (repeatable)")
     group.addoption("--conformance-progress", action="store_true", help="print one line per finished case")
+    group.addoption("--allow-lab-address", action="store_true",
+                    help="allow a non-loopback remote.probe_address in the profile (a real lab)")
     group.addoption(
         "--conformance-headless",
         action="store_true",
@@ -80,9 +82,14 @@ class ConformanceRun:
             self.catalog.validate_claims(
                 self.profile.kind, self.profile.candidate.catalog_profiles, file=str(profile_path)
             )
+            self.allow_lab_address = bool(config.getoption("--allow-lab-address", False))
             self.driver_settings = validate_settings(
-                self.profile.driver["name"], self.profile.driver, self.profile.base_dir, str(profile_path)
+                self.profile.driver["name"], self.profile.driver, self.profile.base_dir, str(profile_path),
+                self.allow_lab_address,
             )
+            from conformance.oracles.wire import require_known
+
+            require_known(getattr(self.driver_settings, "wire_protocol", None), str(profile_path))
             selectors = config.getoption("--requirement", None)
             # None: every requirement; else only these are run and reported (a rerun of one requirement).
             self.selected: list[str] | None = self.catalog.select(selectors) if selectors else None
@@ -367,6 +374,7 @@ def driver(
     from conformance.drivers import driver_class
     from conformance.drivers.base import DriverContext
     from conformance.environment.cups import terminal_cups_env
+    from conformance.oracles.remote import ProbeReports, XSelections
 
     env: dict[str, str] = {}
     if display is not None:
@@ -385,7 +393,11 @@ def driver(
         playwright=playwright,
         headed=conformance_run.headed,
         # A driver may add routes for its own gateway, never read what the oracle recorded.
-        extra={"route": network_oracle.route, "fixture_site": fixture_site},
+        extra={"route": network_oracle.route, "trust_upstream": network_oracle.trust_upstream,
+               "fixture_site": fixture_site, "allow_lab_address": conformance_run.allow_lab_address,
+               # Oracles a screen-transfer driver hands its remote side (drivers never import oracles).
+               "remote_probe": lambda canary, shows, reopen: ProbeReports(fixture_site, canary, shows, reopen),
+               "x_selections": XSelections},
     )
     profile = conformance_run.profile
     instance = driver_class(profile.driver["name"])(conformance_run.driver_settings, context)

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 DEBIAN_PACKAGES=(
   chromium xvfb xclip xdotool x11-utils cups printer-driver-cups-pdf poppler-utils fonts-noto-cjk
   x11vnc tigervnc-standalone-server novnc websockify tesseract-ocr util-linux iproute2
-  python3-gi gir1.2-gtk-3.0
+  python3-gi gir1.2-gtk-3.0 xpra
 )
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

@@ -1,63 +1,25 @@
-"""Steps shared by the screen-transfer cases: the remote probe's layout and reports, the gateway wire.
+"""Steps shared by the screen-transfer cases: the session's decoded wire, polling, the shown canary's OCR.
 
 Not a test module (pytest collects ``test_*.py`` only); the cases import from here, never from each other.
+The remote side (probe, hooks, supporting oracles) is ``driver.remote`` (``drivers/base.py``); where the
+wire runs and how it is spoken is ``driver.wire``. Nothing here knows which product is behind them.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from conformance.drivers.base import ScreenTransferDriver, ScreenTransferSession
 from conformance.errors import HarnessError
-from conformance.oracles import ocr, rfb
-
-# remote-probe.html, in remote pixels: x, y, w, h (keep in sync with the page's layout table)
-LAYOUT: dict[str, tuple[int, int, int, int]] = {
-    "canary": (20, 16, 1240, 96),
-    "typebox": (20, 130, 600, 200),
-    "pastebox": (660, 130, 600, 200),
-    "copy": (20, 350, 290, 110),
-    "download": (330, 350, 290, 110),
-    "downloadurl": (660, 350, 290, 110),
-    "print": (970, 350, 290, 110),
-    "selectable": (20, 480, 1240, 110),
-}
-
-TYPEBOX = (320, 230)  # kept for callers of the first version of this module
-
+from conformance.oracles import ocr, wire
+from conformance.oracles.wire import WireModel
 
 REPORT_TIMEOUT = 15.0  # a remote report reaches the fixture site in well under a second when idle
-
-
-def target(driver: Any, name: str) -> tuple[int, int]:
-    """Centre of a probe element in remote pixels: as the probe measured it, else from the table."""
-    measured = driver.remote_layout().get(name) if hasattr(driver, "remote_layout") else None
-    if measured:
-        return int(measured["cx"]), int(measured["cy"])
-    x, y, w, h = LAYOUT[name]
-    return x + w // 2, y + h // 2
-
-
-def reports_since(site: Any, since: float, event: str | None = None) -> list[dict]:
-    return [
-        r for r in site.reports()
-        if r.get("received", 0) >= since and (event is None or r.get("event") == event)
-    ]  # fmt: skip
-
-
-def wait_for_report(
-    site: Any, event: str, contains: str, since: float, timeout: float = REPORT_TIMEOUT,
-    predicate: Callable[[dict], bool] | None = None,
-) -> dict:
-    """The first remote-probe report of ``event`` since ``since`` whose value holds ``contains``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for report in reports_since(site, since, event):
-            if contains in str(report.get("value", "")) and (predicate is None or predicate(report)):
-                return report
-        time.sleep(0.1)
-    raise HarnessError("remote-probe", f"the remote side never reported {event!r} with {contains!r}")
 
 
 def wait_until(page: Any, predicate: Callable[[], Any], timeout: float, interval_ms: int = 200) -> Any:
@@ -71,51 +33,60 @@ def wait_until(page: Any, predicate: Callable[[], Any], timeout: float, interval
         page.wait_for_timeout(interval_ms)
 
 
-def gateway_wire(network_oracle: Any, gateway_host: str, since: float) -> rfb.WireReport:
-    """The RFB stream of this session: the newest websocket to the gateway opened after ``since``.
-    It is parsed whole, from its handshake, or it cannot be decoded at all."""
-    flows = [r for r in network_oracle.records() if r.host == gateway_host and r.websocket and r.time >= since]
+def session_wire(network_oracle: Any, driver: ScreenTransferDriver, session: ScreenTransferSession) -> WireModel:
+    """The session's wire decoded with the profile's protocol: the newest websocket to the gateway opened
+    since the session connected. Undecodable is a model with ``decodable=False`` (the raw bytes are still
+    there to search); only a wire that was not recorded at all is a HarnessError."""
+    since = session.connected_at - 30
+    flows = [r for r in network_oracle.records() if r.host == driver.wire.host and r.websocket and r.time >= since]
     if not flows:
-        raise HarnessError("mitmproxy", f"no websocket traffic to {gateway_host} was recorded for this session")
+        raise HarnessError("mitmproxy", f"no websocket traffic to {driver.wire.host} was recorded for this session")
     newest = max(flows, key=lambda r: r.time)
-    return rfb.parse_messages(("from_client" if m.from_client else "from_server", m.content) for m in newest.websocket)
+    return wire.decode(driver.wire.protocol,
+                       (("from_client" if m.from_client else "from_server", m.content) for m in newest.websocket))
 
 
-def session_wire(network_oracle: Any, driver: Any, session: Any) -> rfb.WireReport:
-    """The decoded wire of ``session``; an undecodable wire is a HarnessError (nothing can be said)."""
-    wire = gateway_wire(network_oracle, driver.settings.gateway_host, session.connected_at - 30)
-    if not wire.decodable:
-        raise HarnessError("rfb", f"the wire cannot be inspected: {'; '.join(wire.decode_errors[:3])}")
-    return wire
+def decoded(model: WireModel) -> WireModel:
+    """``model`` if it could be decoded; HarnessError (nothing can be said from it) otherwise."""
+    if not model.decodable:
+        reasons = "; ".join(model.decode_errors[:3])
+        raise HarnessError(f"wire-{model.protocol}", f"the wire cannot be inspected: {reasons}")
+    return model
 
 
-def reference_stack(driver: Any, what: str) -> Any:
-    """The suite's own remote side (the reference stack), which ``what`` needs as its remote oracle."""
-    stack = getattr(driver, "stack", None)
-    if stack is None:
-        raise HarnessError("webvdi", f"{what} needs the remote side of the suite's reference stack; "
-                                     "this candidate names its own gateway, so nothing can be decided")
-    return stack
+def content_hits(model: WireModel, needles: list[str], direction: str) -> list[dict[str, Any]]:
+    """Where ``needles`` travel in ``direction`` other than as input events: decoded messages of any other
+    kind (decompressed), and the raw bytes (which find a needle even when nothing could be decoded)."""
+    out = []
+    for hit in wire.find(model, needles):
+        if hit.encoding == "decoded":
+            msg_direction, kind, _ = hit.where.split(":", 2)
+            if msg_direction == direction and kind != "input":
+                out.append(hit.__dict__)
+        elif hit.where == direction:
+            out.append(hit.__dict__)
+    return out
 
 
-def cut_text_rows(wire: rfb.WireReport) -> list[dict[str, Any]]:
-    """Every clipboard message on the wire, decoded, one row each (evidence)."""
-    rows = []
-    for where, items in (("server→client", wire.server_cut_texts), ("client→server", wire.client_cut_texts)):
-        for cut in items:
-            rows.append({"direction": where, "action": cut.action, "extended": cut.extended,
-                         "formats": list(cut.formats), "carries_data": cut.carries_data, "text": cut.text[:500],
-                         "bytes": len(cut.data), "heuristic": cut.heuristic, "offset": cut.offset})
-    return rows
+def paste_in_remote(session: ScreenTransferSession, driver: ScreenTransferDriver, since: float,
+                    timeout: float = REPORT_TIMEOUT) -> dict:
+    """Click the remote paste box through the canvas and press Ctrl+V; the remote paste event is the proof."""
+    probe = driver.remote.probe
+    session.click_remote(*probe.target("pastebox"))
+    probe.wait_for("click", "pastebox", since, timeout)
+    session.press_remote("Control+v")
+    return probe.wait_for("paste", "", since, timeout)
 
 
-def ocr_shown_canary(session: Any, evidence: Any, shown: str) -> dict[str, Any]:
+def ocr_shown_canary(session: ScreenTransferSession, driver: ScreenTransferDriver, evidence: Any) -> dict[str, Any]:
     """Supporting evidence: the canvas crop of the shown canary, read with tesseract."""
-    if not shown or not hasattr(session, "canvas_crop"):
-        return {"ocr": "not attempted: no shown canary or no canvas"}
+    shown = driver.remote.probe.canary
     if not ocr.available():
         return {"ocr": "not attempted: tesseract is not installed (Debian tesseract-ocr)"}
-    x, y, w, h = LAYOUT["canary"]
+    try:
+        x, y, w, h = driver.remote.probe.rect("canary")
+    except HarnessError as exc:
+        return {"ocr": f"not attempted: {exc.reason}"}
     scratch = session.canvas_crop(evidence.path(".crop.png"), x, y, w, h)
     if scratch is None:
         return {"ocr": "not attempted: the canvas could not be read"}
@@ -126,3 +97,125 @@ def ocr_shown_canary(session: Any, evidence: Any, shown: str) -> dict[str, Any]:
     except HarnessError as exc:  # supporting evidence only: never decides
         return {"ocr": f"failed: {exc}"}
     return {"ocr": read, "expected": shown, "similarity": ocr.similarity(read, shown)}
+
+
+# -- a terminal file handed to the client (UL-01, ST-03) -------------------------------------------------
+OFFERS = """() => {
+  const visible = (e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
+  const inputs = [...document.querySelectorAll('input[type=file]')].map(e => ({id: e.id, name: e.name,
+    accept: e.accept, visible: visible(e)}));
+  const words = /upload|file|transfer|ファイル|転送|アップロード/i;
+  const selector = 'button, a, [role=button], input[type=button], input[type=image], li, div[title]';
+  const controls = [...document.querySelectorAll(selector)]
+    .filter(e => words.test([e.title, e.getAttribute('alt'), e.getAttribute('aria-label'),
+                             e.children.length ? '' : e.textContent].join(' ')))
+    .map(e => ({tag: e.tagName, id: e.id, title: e.title, text: (e.textContent || '').trim().slice(0, 60),
+                visible: visible(e)}));
+  return {file_inputs: inputs, file_like_controls: controls};
+}"""
+
+DROP = """async ([b64, name, x, y]) => {
+  const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+  const make = () => { const dt = new DataTransfer();
+    dt.items.add(new File([bytes], name, {type: 'text/plain'})); return dt; };
+  const seen = {};
+  // Capture-phase observer: proves the event reached the page with the file in it (read back as text).
+  const read = (e) => { const f = e.dataTransfer?.files?.[0] || e.clipboardData?.files?.[0];
+    if (f) f.text().then(t => { seen[e.type + '_file_text'] = t; }); };
+  window.addEventListener('drop', read, true);
+  window.addEventListener('paste', read, true);
+  const target = document.elementFromPoint(x, y);
+  seen.target = target ? target.tagName + (target.id ? '#' + target.id : '') : null;
+  const dt = make();
+  for (const type of ['dragenter', 'dragover', 'drop']) {
+    const ev = new DragEvent(type, {bubbles: true, cancelable: true, composed: true, dataTransfer: dt,
+                                    clientX: x, clientY: y});
+    seen[type + '_default_prevented'] = !target.dispatchEvent(ev);
+  }
+  const focus = document.activeElement || document.body;
+  seen.paste_target = focus.tagName + (focus.id ? '#' + focus.id : '');
+  const paste = new ClipboardEvent('paste', {bubbles: true, cancelable: true, composed: true,
+                                             clipboardData: make()});
+  seen.paste_default_prevented = !focus.dispatchEvent(paste);
+  await new Promise(r => setTimeout(r, 300));
+  window.removeEventListener('drop', read, true);
+  window.removeEventListener('paste', read, true);
+  return seen;
+}"""
+
+LISTENER_TYPES = {"drop", "dragover", "dragenter", "paste"}
+
+
+def event_listeners(session: Any, canvas_selector: str) -> dict[str, list[str]]:
+    """Every event type listened to on the screen element, its ancestors, document and window (CDP), by node."""
+    found: dict[str, list[str]] = {}
+    cdp = session.page.context.new_cdp_session(session.page)
+    try:
+        chain = ["window", "document"] + [
+            f"(() => {{ let e = document.querySelector({json.dumps(canvas_selector)}); const out = [];"
+            f" while (e) {{ out.push(e); e = e.parentElement; }} return out[{i}]; }})()" for i in range(12)]
+        for index, expression in enumerate(chain):
+            result = cdp.send("Runtime.evaluate", {"expression": expression})["result"]
+            object_id = result.get("objectId")
+            if not object_id:
+                continue
+            name = result.get("description", f"#{index}")
+            listeners = cdp.send("DOMDebugger.getEventListeners", {"objectId": object_id})["listeners"]
+            found[f"{index}:{name}"] = sorted({entry["type"] for entry in listeners})
+    finally:
+        cdp.detach()
+    return found
+
+
+
+
+def terminal_file(session: ScreenTransferSession, canary: str) -> Path:
+    """A file of the terminal user holding ``canary`` (in the session's home, as a user's document)."""
+    source = Path(session.download_roots[0]) / "Documents" / f"terminal-canary-{canary[-8:]}.txt"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_text(f"端末のファイル / a file of the terminal\n{canary}\n", encoding="utf-8")
+    return source
+
+
+def answer_file_dialog(session: ScreenTransferSession, desktop: Any, path: Path) -> dict[str, Any]:
+    """The client's upload UI opens the native file dialog: type the path and press Open, as a person would."""
+    from conformance.oracles.native_dialog import FILE_DIALOG_TITLES
+
+    before = set(desktop.window_ids())
+    steps = session.open_upload_dialog()
+    dialog = None
+    deadline = time.monotonic() + 15
+    while dialog is None and time.monotonic() < deadline:
+        dialog = next((w for w in desktop.windows() if w.wid not in before
+                       and any(title in w.name for title in FILE_DIALOG_TITLES)), None)
+        if dialog is None:
+            session.page.wait_for_timeout(250)
+    if dialog is None:
+        raise HarnessError("native-dialog", f"the client's upload UI ({steps}) opened no file dialog")
+    desktop.pick_file(dialog, path)
+    return {"steps": steps, "dialog": dialog.summary(), "dialog_closed": desktop.wait_until_gone(dialog, 10)}
+
+
+def hand_over_file(session: ScreenTransferSession, driver: ScreenTransferDriver, desktop: Any, canary: str,
+                   evidence: Any) -> dict[str, Any]:
+    """Give a terminal file holding ``canary`` to the client as a person would: through the client's own upload
+    UI when it has one (real clicks, the native file dialog), else dropped on the canvas and pasted as a file
+    (a DataTransfer built in the client page: a browser turns a real drop into exactly this event; under Xvfb
+    there is no file manager to drag from). What the client offers is recorded first (evidence)."""
+    source = terminal_file(session, canary)
+    page = session.page
+    offers = page.evaluate(OFFERS)
+    evidence.json("client-offers.json", offers)
+    if session.upload_controls():
+        return {"method": "client upload UI", "source": str(source), "offers": offers,
+                "upload": answer_file_dialog(session, desktop, source)}
+    probe = driver.remote.probe
+    since = time.time()
+    x, y = session.to_page(*probe.target("typebox"))
+    session.click_remote(*probe.target("typebox"))  # the canvas has the focus, as after any use
+    probe.wait_for("click", "typebox", since, REPORT_TIMEOUT)
+    dropped = page.evaluate(DROP, [base64.b64encode(source.read_bytes()).decode(), source.name, x, y])
+    if canary not in str(dropped.get("drop_file_text", "")):
+        raise HarnessError("webvdi-client", f"the synthetic drop did not reach the client page with the file: "
+                                            f"{dropped}; nothing was tested")
+    return {"method": "drop and paste on the canvas", "source": str(source), "offers": offers, "drop": dropped}

@@ -44,10 +44,10 @@ def test_no_debug_endpoint_reachable(candidate: Any, candidate_session: Any, dri
     control = listener_positive_control()
     endpoints = endpoints_of(pids)
     findings = judge(endpoints)
-    stack = getattr(driver, "stack", None)
+    platform_pids = driver.platform_pids()
     platform = (
-        sorted({f"{i.proto} {i.address}:{i.port} {i.process}" for i in ports.listeners(pids=stack.pids(), udp=False)})
-        if stack is not None
+        sorted({f"{i.proto} {i.address}:{i.port} {i.process}" for i in ports.listeners(pids=platform_pids, udp=False)})
+        if platform_pids
         else []
     )
     evidence.json(

@@ -5,13 +5,17 @@ Remote → terminal (CLIP-01). Something is copied inside the remote desktop, ea
 application does it: the probe page's COPY button clicked through the canvas (``execCommand('copy')`` in the
 remote browser, which also sets the remote PRIMARY), Ctrl+A and Ctrl+C typed through the canvas in the remote
 text box, a remote application owning the remote CLIPBOARD, and a selection only (the remote PRIMARY). The act
-is proven on the remote side (the probe reports ``copied``, or the remote X selection holds the canary) before
-"nothing crossed" is believed. Terminal-side oracles, independent of each other:
+is proven on the remote side (the probe reports ``copied`` — its copy button, or the copy event of Ctrl+C — or
+the remote X selection holds the canary) before "nothing crossed" is believed. A remote application's own copy
+needs the remote X display (``driver.remote.selections``): without it that method is not applicable.
+Terminal-side oracles, independent of each other:
 
 * the client's own clipboard panel (noVNC fills a text box the user can copy from with one Ctrl+C: the text is
   on the terminal, in a clipboard the client offers the user);
 * the client's RFB ``clipboard`` event, when the client exposes it (noVNC's UI module);
-* the wire: ServerCutText decoded by the RFB parser, Extended Clipboard (zlib) included (spike P3);
+* the wire: clipboard messages from the platform, decoded with the profile's protocol (RFB ServerCutText with
+  Extended Clipboard inflated, spike P3; Xpra clipboard-token / clipboard-contents, decompressed), and the
+  raw bytes, which still find the canary when the wire cannot be decoded;
 * the terminal's OS clipboard, CLIPBOARD and PRIMARY (``clipboard_oracle``; noVNC 1.3 never writes it, P4).
 
 The canary reaching any of them fails the case. When nothing arrives, the case has waited SETTLE_SECONDS after
@@ -22,18 +26,13 @@ Terminal → remote (CLIP-02). The canary is put on the terminal's OS clipboard 
 application would) or typed into the client's clipboard panel, then pasted inside the remote desktop with
 Ctrl+V or a middle click through the canvas; the remote probe reports the paste (the act's proof: Ctrl+V
 reached the remote text box). Oracles: the probe's paste / paste-input reports, the remote X CLIPBOARD and
-PRIMARY (``VncStack.remote_clipboard``), and the wire (ClientCutText).
+PRIMARY where the remote platform runs on this machine (``driver.remote.selections``, supporting), and the
+wire (a finding, see below).
 
-Decision (issue 4, "text a hardened server drops still left the terminal"): a ClientCutText carrying the canary
-to the gateway, while the remote side never holds it, is reported as a finding in the evidence and does not
-fail CLIP-02. CLIP-02 says content "cannot be pasted into the candidate's content (the isolated page, or an
-application on the remote side)", and its oracle is "the remote probe page's report (DOM, paste event, remote
-clipboard)": text the server dropped cannot be pasted anywhere inside. Nor does it fail LEAK-01, which is about
-data placed inside the candidate reaching an undeclared destination: this is terminal data, sent to the
-declared gateway. The catalog text closest to it is ST-01's "the wire carries only screen images and input
-events", whose oracle however scans for screen content; a catalog revision could make client-to-server
-clipboard messages an explicit ST-01 (or CLIP-02) criterion. (With TigerVNC hardened, noVNC sends no
-ClientCutText at all, so the references do not show it; x11vnc hardened does, spike P3.)
+Terminal clipboard text on the wire to the platform, while the remote side never holds it, is a finding
+here and does not fail CLIP-02: CLIP-02 says content "cannot be pasted into the candidate's content", and
+text the server dropped cannot be pasted anywhere inside. Whether it left the terminal at all is ST-03's
+question (catalog 2026.12.0, ``test_st_outbound``), which these same acts feed.
 
 After each case the remote selections are given a fresh neutral value, so a canary copied in one case cannot
 reach the terminal in a later session (TigerVNC may offer its clipboard to a client as it connects).
@@ -49,15 +48,9 @@ from typing import Any
 import pytest
 
 from conformance.cases.observation import Observation
-from conformance.cases.remote_desktop import (
-    cut_text_rows,
-    reference_stack,
-    reports_since,
-    session_wire,
-    target,
-    wait_for_report,
-)
+from conformance.cases.remote_desktop import content_hits, decoded, paste_in_remote, session_wire
 from conformance.detectors import make_canary
+from conformance.drivers.base import ScreenTransferDriver, ScreenTransferSession
 from conformance.errors import HarnessError
 from conformance.plugin import not_applicable
 
@@ -83,25 +76,23 @@ RFB_LISTENER = """async () => {
 
 
 @pytest.fixture(autouse=True)
-def neutral_remote_selections(driver: Any) -> Iterator[None]:
-    """Remote CLIPBOARD and PRIMARY hold a fresh neutral value before and after each case (no session is
-    connected then: set up before, torn down after, the candidate session)."""
-    stack = getattr(driver, "stack", None)
+def neutral_remote_selections(driver: ScreenTransferDriver) -> Iterator[None]:
+    """Remote CLIPBOARD and PRIMARY hold a fresh neutral value before and after each case, where the suite
+    can reach them (no session is connected then: set up before, torn down after, the candidate session)."""
+    selections = driver.remote.selections
 
     def reset() -> None:
-        if stack is not None:
+        if selections is not None:
             for selection in ("clipboard", "primary"):
-                stack.set_remote_clipboard(selection, make_canary("NEUTRAL"))
+                selections.own(selection, make_canary("NEUTRAL"))
 
     reset()
     yield
     reset()
 
 
-def listen_for_client_clipboard(session: Any, driver: Any) -> str:
-    """Subscribe to the client's own clipboard event (an observer in the client page, not an act)."""
-    if getattr(driver.settings, "preset", "") != "novnc":
-        return "unavailable: not a noVNC client"
+def listen_for_client_clipboard(session: ScreenTransferSession) -> str:
+    """Subscribe to noVNC's own clipboard event where the client has it (an observer in the client page)."""
     try:
         return str(session.page.evaluate(RFB_LISTENER))
     except Exception as exc:  # an extra oracle only: the panel, the wire and the OS clipboard remain
@@ -116,7 +107,8 @@ def _contains(value: Any, text: str) -> bool:
 class TerminalSide:
     """The terminal-side oracles of CLIP-01, read together; remembers when each first held the text."""
 
-    def __init__(self, session: Any, driver: Any, network_oracle: Any, clipboard_oracle: Any, rfb_state: str) -> None:
+    def __init__(self, session: ScreenTransferSession, driver: ScreenTransferDriver, network_oracle: Any,
+                 clipboard_oracle: Any, rfb_state: str) -> None:
         self.session = session
         self.driver = driver
         self.network_oracle = network_oracle
@@ -127,24 +119,28 @@ class TerminalSide:
         self.observation = Observation()  # evidence first: an unreadable wire never hides a hit elsewhere
         self.wire: Any = None
 
-    def read(self) -> dict[str, Any]:
+    def read(self, text: str) -> dict[str, Any]:
         values: dict[str, Any] = {"client clipboard panel": self.session.client_clipboard_text()}
         if self.rfb_state == "listening":
             events = self.session.page.evaluate("window.__stClipboard || []")
             values["client clipboard event"] = [e["text"] for e in events]
-        wire = self.observation.read("wire", lambda: session_wire(self.network_oracle, self.driver, self.session),
-                                     None)
-        values["wire ServerCutText"] = wire.server_texts() if wire is not None else []
+        model = self.observation.read("wire", lambda: session_wire(self.network_oracle, self.driver, self.session),
+                                      None)
+        if model is not None:
+            self.wire = model
+            self.observation.read("wire", lambda: decoded(model), None)
+            # Raw bytes and decoded non-input messages from the platform: found even when undecodable.
+            values["wire from the platform"] = [str(h) for h in content_hits(model, [text], "from_server")]
         values["terminal OS CLIPBOARD"] = self.clipboard_oracle.read("clipboard")
         values["terminal OS PRIMARY"] = self.clipboard_oracle.read("primary")
         self.last = values
-        self.wire = wire or self.wire
         return values
 
     def hits(self, text: str, t0: float) -> list[str]:
         found = []
-        for name, value in self.read().items():
-            held = any(_contains(v, text) for v in value) if isinstance(value, list) else _contains(value, text)
+        for name, value in self.read(text).items():
+            held = (bool(value) if name.startswith("wire") else any(_contains(v, text) for v in value)) \
+                if isinstance(value, list) else _contains(value, text)
             if held:
                 self.first_seen.setdefault(name, round(time.monotonic() - t0, 3))
                 found.append(name)
@@ -166,49 +162,53 @@ class TerminalSide:
                 "waited_seconds": round(time.monotonic() - t0, 2), "last_values": self.last}
 
 
-def copy_by(method: str, session: Any, driver: Any, site: Any, canary: str) -> tuple[str, float, dict[str, Any]]:
+def copy_by(method: str, session: ScreenTransferSession, driver: ScreenTransferDriver,
+            canary: str) -> tuple[str, float, dict[str, Any]]:
     """Copy inside the remote desktop as a person or a remote application does. Returns the copied text,
     the moment the act began, and the remote side's proof (HarnessError when it did not happen)."""
     notes: dict[str, Any] = {}
+    probe, selections = driver.remote.probe, driver.remote.selections
     if method == "copy-button":
-        shown = driver.remote_canary
-        if not shown:
-            raise HarnessError("remote-probe", "the remote probe shows no canary to copy")
+        shown = probe.canary
         since, t0 = time.time(), time.monotonic()
-        session.click_remote(*target(driver, "copy"))
-        report = wait_for_report(site, "copied", shown, since, ACT_TIMEOUT)
+        session.click_remote(*probe.target("copy"))
+        report = probe.wait_for("copied", shown, since, ACT_TIMEOUT)
         if not (report.get("detail") or {}).get("ok"):
             raise HarnessError("remote-probe", f"the remote copy command failed: {report}; nothing was copied")
         notes["remote_report"] = report
-        stack = getattr(driver, "stack", None)
-        if stack is not None:
-            notes["remote_clipboard"] = stack.remote_clipboard("clipboard")
+        if selections is not None:
+            notes["remote_clipboard"] = selections.read("clipboard")
         return shown, t0, notes
     if method == "keyboard":
-        stack = reference_stack(driver, "proving a keyboard copy")
         since = time.time()
-        session.click_remote(*target(driver, "typebox"))
+        session.click_remote(*probe.target("typebox"))
         session.press_remote("Control+a")
         session.press_remote("Delete")  # an empty box: the copy holds this case's canary only
         session.type_remote(canary)
-        notes["typed"] = wait_for_report(site, "input", canary, since, ACT_TIMEOUT)
-        t0 = time.monotonic()
+        notes["typed"] = probe.wait_for("input", canary, since, ACT_TIMEOUT)
+        t0, copied_since = time.monotonic(), time.time()
         session.press_remote("Control+a")
         session.press_remote("Control+c")
-        deadline = time.monotonic() + ACT_TIMEOUT
-        while not _contains(held := stack.remote_clipboard("clipboard"), canary):
-            if time.monotonic() > deadline:
-                raise HarnessError("remote-probe", f"Ctrl+A, Ctrl+C in the remote text box did not copy: the remote "
-                                                   f"CLIPBOARD holds {held!r}; nothing was copied")
-            session.page.wait_for_timeout(POLL_MS)
-        notes["remote_clipboard"] = held
+        # The remote browser's copy event is the proof on any product; the remote CLIPBOARD, where the suite
+        # can read it, must hold the canary too (a copy event alone does not show the selection was owned).
+        notes["remote_report"] = probe.wait_for("copied", canary, copied_since, ACT_TIMEOUT)
+        if selections is not None:
+            deadline = time.monotonic() + ACT_TIMEOUT
+            while not _contains(held := selections.read("clipboard"), canary):
+                if time.monotonic() > deadline:
+                    raise HarnessError("remote-probe", f"Ctrl+A, Ctrl+C in the remote text box did not copy: the "
+                                                       f"remote CLIPBOARD holds {held!r}; nothing was copied")
+                session.page.wait_for_timeout(POLL_MS)
+            notes["remote_clipboard"] = held
         return canary, t0, notes
     if method in ("remote-app-clipboard", "primary-selection"):
-        stack = reference_stack(driver, "a remote application's copy")
+        if selections is None:
+            not_applicable("a remote application's own copy needs the remote X display, which this remote "
+                           "platform does not give the suite / リモート側のXディスプレイに届かない")
         selection = "clipboard" if method == "remote-app-clipboard" else "primary"
         t0 = time.monotonic()
-        stack.set_remote_clipboard(selection, canary)  # returns once the remote selection reads back
-        notes[f"remote_{selection}"] = stack.remote_clipboard(selection)
+        selections.own(selection, canary)  # returns once the remote selection reads back
+        notes[f"remote_{selection}"] = selections.read(selection)
         return canary, t0, notes
     raise HarnessError("suite", f"unknown copy method {method}")  # pragma: no cover
 
@@ -216,21 +216,21 @@ def copy_by(method: str, session: Any, driver: Any, site: Any, canary: str) -> t
 @pytest.mark.requirement("CLIP-01")
 @pytest.mark.parametrize("method", COPY_METHODS)
 def test_remote_copy_does_not_reach_terminal(
-    method: str, candidate_session: Any, driver: Any, fixture_site: Any, network_oracle: Any,
+    method: str, candidate_session: ScreenTransferSession, driver: ScreenTransferDriver, network_oracle: Any,
     clipboard_oracle: Any, canary: str, evidence: Any,
 ) -> None:
     """リモート側でコピーした内容が端末に現れない / a copy inside the remote desktop never reaches the terminal"""
-    rfb_state = listen_for_client_clipboard(candidate_session, driver)
+    rfb_state = listen_for_client_clipboard(candidate_session)
     terminal = TerminalSide(candidate_session, driver, network_oracle, clipboard_oracle, rfb_state)
-    baseline = terminal.read()  # before the act (evidence: nothing was there already)
-    text, t0, act = copy_by(method, candidate_session, driver, fixture_site, canary)
+    baseline = terminal.read(canary)  # before the act (evidence: nothing was there already)
+    text, t0, act = copy_by(method, candidate_session, driver, canary)
     observed = terminal.watch(text, t0)
     evidence.screenshot(candidate_session, f"{method}.png")
     evidence.json("observation.json", {
         "requirement": "CLIP-01", "method": method, "canary": text, "act": act,
         "client_clipboard_event": rfb_state, "settle_seconds": SETTLE_SECONDS,
         "baseline": baseline, "terminal": observed,
-        "clipboard_on_wire": cut_text_rows(terminal.wire) if terminal.wire is not None else None,
+        "messages_on_wire": terminal.wire.rows() if terminal.wire is not None else None,
         "not_observable": terminal.observation.to_json()["not_observable"],
     })
     for name, hit in observed["hits"].items():
@@ -240,51 +240,30 @@ def test_remote_copy_does_not_reach_terminal(
 
 
 # -- CLIP-02: terminal → remote ---------------------------------------------------------------------
-def paste_in_remote(session: Any, driver: Any, site: Any, since: float) -> dict:
-    """Click the remote paste box through the canvas and press Ctrl+V; the remote paste event is the proof."""
-    session.click_remote(*target(driver, "pastebox"))
-    wait_for_report(site, "click", "pastebox", since, ACT_TIMEOUT)
-    session.press_remote("Control+v")
-    return wait_for_report(site, "paste", "", since, ACT_TIMEOUT)
-
-
-def open_panel(session: Any) -> bool:
-    settings = session.driver.settings
-    if not settings.clipboard_panel or session.page.locator(settings.clipboard_panel).count() == 0:
-        return False
-    if settings.clipboard_button and not session.page.locator(settings.clipboard_panel).is_visible():
-        session.page.click(settings.clipboard_button)
-    return True
-
-
-def paste_by(method: str, session: Any, driver: Any, site: Any, clipboard_oracle: Any, text: str,
-             stack: ExitStack) -> tuple[dict[str, Any], str | None]:
+def paste_by(method: str, session: ScreenTransferSession, driver: ScreenTransferDriver, clipboard_oracle: Any,
+             text: str, stack: ExitStack) -> tuple[dict[str, Any], str | None]:
     """Put the canary on the terminal side and paste it inside the remote desktop. Returns the act's proof and
     the terminal OS selection that must still hold the canary afterwards (None: the client panel was used)."""
     notes: dict[str, Any] = {}
     since = time.time()
+    probe = driver.remote.probe
     if method == "remote-ctrl-v":
         stack.enter_context(clipboard_oracle.own("clipboard", text))
-        notes["remote_paste"] = paste_in_remote(session, driver, site, since)
+        notes["remote_paste"] = paste_in_remote(session, driver, since)
         return notes, "clipboard"
     if method == "middle-click":
         stack.enter_context(clipboard_oracle.own("primary", text))
-        session.click_remote(*target(driver, "pastebox"), button="middle")
-        notes["remote_click"] = wait_for_report(site, "click", "pastebox", since, ACT_TIMEOUT,
-                                                lambda r: (r.get("detail") or {}).get("button") == 1)
+        session.click_remote(*probe.target("pastebox"), button="middle")
+        notes["remote_click"] = probe.wait_for("click", "pastebox", since, ACT_TIMEOUT,
+                                               lambda r: (r.get("detail") or {}).get("button") == 1)
         return notes, "primary"
     if method == "panel-ctrl-v":
         stack.enter_context(clipboard_oracle.own("clipboard", text))
-        if not open_panel(session):
+        held = session.paste_into_clipboard_panel()
+        if held is None:
             not_applicable("the client has no clipboard panel to paste the terminal's clipboard into")
-        panel = driver.settings.clipboard_panel
-        session.page.click(panel)
-        session.page.keyboard.press("Control+a")
-        session.page.keyboard.press("Control+v")  # the terminal browser's own paste from the OS clipboard
-        notes["panel_after_ctrl_v"] = session.client_clipboard_text()
-        if driver.settings.clipboard_button:
-            session.page.click(driver.settings.clipboard_button)  # close it: the client sends on change
-        notes["remote_paste"] = paste_in_remote(session, driver, site, since)
+        notes["panel_after_ctrl_v"] = held
+        notes["remote_paste"] = paste_in_remote(session, driver, since)
         return notes, "clipboard"
     if method == "panel-typed":
         if not session.set_client_clipboard(text):
@@ -292,37 +271,38 @@ def paste_by(method: str, session: Any, driver: Any, site: Any, clipboard_oracle
         notes["panel"] = session.client_clipboard_text()
         if not _contains(notes["panel"], text):
             raise HarnessError("webvdi-client", f"the clipboard panel does not hold the canary: {notes['panel']!r}")
-        notes["remote_paste"] = paste_in_remote(session, driver, site, since)
+        notes["remote_paste"] = paste_in_remote(session, driver, since)
         return notes, None
     raise HarnessError("suite", f"unknown paste method {method}")  # pragma: no cover
 
 
 class RemoteSide:
-    """The remote-side oracles of CLIP-02 (the verdict) and the wire (a finding only, see the docstring)."""
+    """The remote-side oracles of CLIP-02 (the verdict) and the wire (a finding here, ST-03's verdict)."""
 
-    def __init__(self, session: Any, driver: Any, site: Any, network_oracle: Any, since: float) -> None:
-        self.session, self.driver, self.site, self.network_oracle = session, driver, site, network_oracle
+    def __init__(self, session: ScreenTransferSession, driver: ScreenTransferDriver, network_oracle: Any,
+                 since: float) -> None:
+        self.session, self.driver, self.network_oracle = session, driver, network_oracle
         self.since = since
-        self.stack = getattr(driver, "stack", None)
         self.observation = Observation()  # evidence first: an unreadable wire never hides the remote probe's report
         self.wire: Any = None
 
-    def read(self, text: str) -> tuple[dict[str, Any], list[str]]:
+    def read(self, text: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        probe, selections = self.driver.remote.probe, self.driver.remote.selections
         remote: dict[str, Any] = {
-            "remote probe reports": [r for r in reports_since(self.site, self.since) if _contains(r.get("value"), text)]
+            "remote probe reports": [r for r in probe.reports_since(self.since) if _contains(r.get("value"), text)]
         }
-        if self.stack is not None:
-            remote["remote CLIPBOARD"] = self.stack.remote_clipboard("clipboard")
-            remote["remote PRIMARY"] = self.stack.remote_clipboard("primary")
-        wire = self.observation.read("wire", lambda: session_wire(self.network_oracle, self.driver, self.session),
-                                     None)
-        self.wire = wire or self.wire
-        on_wire = [t for t in wire.client_texts() if text in t] if wire is not None else []
-        return remote, on_wire
+        if selections is not None:
+            remote["remote CLIPBOARD"] = selections.read("clipboard")
+            remote["remote PRIMARY"] = selections.read("primary")
+        model = self.observation.read("wire", lambda: session_wire(self.network_oracle, self.driver, self.session),
+                                      None)
+        self.wire = model or self.wire
+        return remote, content_hits(model, [text], "from_client") if model is not None else []
 
     def watch(self, text: str, t0: float) -> dict[str, Any]:
         deadline = t0 + SETTLE_SECONDS
         first: dict[str, float] = {}
+        on_wire: list[dict[str, Any]] = []
         while True:
             remote, on_wire = self.read(text)
             now = time.monotonic()
@@ -331,30 +311,30 @@ class RemoteSide:
                 if held:
                     first.setdefault(name, round(now - t0, 3))
             if on_wire:
-                first.setdefault("wire ClientCutText", round(now - t0, 3))
+                first.setdefault("wire to the platform", round(now - t0, 3))
             if first:
                 deadline = min(deadline, max(now, t0 + min(first.values())) + CATCH_UP_SECONDS)
             if now >= deadline:
                 break
             self.session.page.wait_for_timeout(POLL_MS)
-        wire_key = "wire ClientCutText"
+        wire_key = "wire to the platform"
         return {"remote_hits": {k: {"seconds_after_act_began": v} for k, v in first.items() if k != wire_key},
-                "wire_finding": ({"seconds_after_act_began": first["wire ClientCutText"], "texts": on_wire}
-                                 if "wire ClientCutText" in first else None),
+                "wire_finding": ({"seconds_after_act_began": first[wire_key], "hits": on_wire[:5]}
+                                 if wire_key in first else None),
                 "waited_seconds": round(time.monotonic() - t0, 2), "remote_last": remote}
 
 
 @pytest.mark.requirement("CLIP-02")
 @pytest.mark.parametrize("method", PASTE_METHODS)
 def test_terminal_clipboard_does_not_reach_remote(
-    method: str, candidate_session: Any, driver: Any, fixture_site: Any, network_oracle: Any,
+    method: str, candidate_session: ScreenTransferSession, driver: ScreenTransferDriver, network_oracle: Any,
     clipboard_oracle: Any, canary: str, evidence: Any,
 ) -> None:
     """端末のクリップボードの内容がリモート側に貼り付けられない / the terminal's clipboard never reaches the remote"""
-    remote = RemoteSide(candidate_session, driver, fixture_site, network_oracle, time.time())
+    remote = RemoteSide(candidate_session, driver, network_oracle, time.time())
     t0 = time.monotonic()
     with ExitStack() as owned:
-        act, selection = paste_by(method, candidate_session, driver, fixture_site, clipboard_oracle, canary, owned)
+        act, selection = paste_by(method, candidate_session, driver, clipboard_oracle, canary, owned)
         observed = remote.watch(canary, t0)
         # The source must still have been there: a lost selection would make "nothing pasted" meaningless.
         still = clipboard_oracle.read(selection) if selection else None
@@ -363,10 +343,9 @@ def test_terminal_clipboard_does_not_reach_remote(
         "requirement": "CLIP-02", "method": method, "canary": canary, "terminal_selection": selection,
         "act": act, "settle_seconds": SETTLE_SECONDS, "remote": observed,
         "terminal_selection_after": still,
-        "clipboard_on_wire": cut_text_rows(remote.wire) if remote.wire is not None else None,
+        "messages_on_wire": remote.wire.rows() if remote.wire is not None else None,
         "not_observable": remote.observation.to_json()["not_observable"],
-        "note": "a wire_finding alone (text sent, remote side never held it) is reported, not failed: "
-                "see the module docstring",
+        "note": "a wire_finding alone (text sent, remote side never held it) is ST-03's verdict, not CLIP-02's",
     })
     hits = observed["remote_hits"]
     if not hits and selection and still != canary:
@@ -374,7 +353,7 @@ def test_terminal_clipboard_does_not_reach_remote(
                                     f"(now {still!r}); nothing was decided")
     for name, hit in hits.items():
         remote.observation.saw(name, f"after {hit['seconds_after_act_began']} s"
-                                     + (" (and on the wire as ClientCutText)" if observed["wire_finding"] else ""))
+                                     + (" (and on the wire to the platform)" if observed["wire_finding"] else ""))
     # The wire is a finding only for CLIP-02 (module docstring): its absence alone cannot make this error.
     remote.observation.finding_only("wire")
     remote.observation.decide(f"the terminal's clipboard ({method}) reached the remote desktop / "

@@ -33,7 +33,6 @@ wire capture really covers the time after the drop.
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 import time
@@ -43,18 +42,12 @@ from typing import Any
 import pytest
 
 from conformance.cases.observation import Observation
-from conformance.cases.remote_desktop import (
-    cut_text_rows,
-    reference_stack,
-    reports_since,
-    session_wire,
-    target,
-    wait_for_report,
-    wait_until,
-)
+from conformance.cases.remote_desktop import content_hits, decoded, hand_over_file, session_wire, wait_until
 from conformance.detectors import scan
+from conformance.drivers.base import ScreenTransferDriver, ScreenTransferSession
 from conformance.errors import HarnessError
-from conformance.oracles import files, rfb
+from conformance.oracles import files
+from conformance.plugin import not_applicable
 
 pytestmark = pytest.mark.candidate_kind("screen-transfer")
 
@@ -99,8 +92,9 @@ def terminal_landed(roots: list[Path], before: files.FileSnapshot, needle: str, 
     return sorted(set(canary_files(fresh, needle)) | by_name)
 
 
-def remote_landed(stack: Any, before: files.FileSnapshot, needle: str | None, suffixes: tuple[str, ...]) -> list[Path]:
-    fresh = files.diff(before, files.snapshot([stack.remote_downloads_dir])).changed
+def remote_landed(folder: Path, before: files.FileSnapshot, needle: str | None,
+                  suffixes: tuple[str, ...]) -> list[Path]:
+    fresh = files.diff(before, files.snapshot([folder])).changed
     fresh = [p for p in fresh if not p.name.endswith(".crdownload")]
     if needle is not None:
         return canary_files(fresh, needle)
@@ -144,32 +138,58 @@ def download_control(session: Any, events: ClientPageEvents, roots: list[Path]) 
     return {"token": token, "landed": [str(p) for p in landed], "download_event": seen_event}
 
 
+def push_file(driver: ScreenTransferDriver, shown: str, folder: Path) -> dict[str, Any]:
+    """The product's own server-to-client push (the profile's push_file hook) of a file holding the canary."""
+    hook = driver.remote.hook("push_file")
+    if hook is None:
+        not_applicable("the profile declares no push_file hook: the product's own file push is not exercised "
+                       "(the remote browser's downloads are) / プッシュ用フックの宣言なし")
+    folder.mkdir(parents=True, exist_ok=True)
+    source = folder / f"pushed-{secrets.token_hex(4)}.txt"
+    source.write_text(f"{shown}\n", encoding="utf-8")
+    result = hook(file=str(source))
+    if result.returncode in (126, 127):
+        raise HarnessError("webvdi", f"the push_file hook could not run (exit {result.returncode}): {result.output}")
+    return {"hook": result.__dict__, "file": str(source),
+            "accepted_by_product": result.ran,
+            "note": "a non-zero exit is the product refusing the push; the terminal side decides either way"}
+
+
 @pytest.mark.requirement("DL-01")
-@pytest.mark.parametrize("trigger", list(DOWNLOADS))
+@pytest.mark.parametrize("trigger", [*DOWNLOADS, "push-hook"])
 def test_remote_download_stays_remote(
-    trigger: str, candidate_session: Any, driver: Any, fixture_site: Any, network_oracle: Any, evidence: Any
+    trigger: str, candidate_session: ScreenTransferSession, driver: ScreenTransferDriver, run_dir: Path,
+    evidence: Any,
 ) -> None:
     """リモート側のダウンロードが端末に保存されない / a remote download does not land on the terminal"""
-    stack = reference_stack(driver, "proving the remote download")
-    shown = driver.remote_canary
+    probe, remote_folder = driver.remote.probe, driver.remote.downloads_dir
+    shown = probe.canary
     roots = list(candidate_session.download_roots)
     events = ClientPageEvents(candidate_session)
-    before, remote_before = files.snapshot(roots), files.snapshot([stack.remote_downloads_dir])
+    before = files.snapshot(roots)
+    remote_before = files.snapshot([remote_folder]) if remote_folder is not None else None
     since = time.time()
-    candidate_session.click_remote(*target(driver, trigger))
-    report = wait_for_report(fixture_site, DOWNLOADS[trigger], "", since, REPORT_TIMEOUT)
-    remote = wait_until(candidate_session.page, lambda: remote_landed(stack, remote_before, shown, ()), REMOTE_TIMEOUT)
-    if not remote:
-        raise HarnessError("remote-chromium", f"the remote '{trigger}' download never landed in "
-                                              f"{stack.remote_downloads_dir}; nothing was tested")
-    names = tuple({p.name.split(" (")[0].rsplit(".", 1)[0] for p in remote})
+    observation: dict[str, Any] = {"trigger": trigger, "shown_canary": shown, "terminal_roots": [str(r) for r in roots]}
+    if trigger == "push-hook":
+        observation["push"] = push_file(driver, shown, run_dir / "pushed")
+        names: tuple[str, ...] = (Path(observation["push"]["file"]).stem,)
+    else:
+        candidate_session.click_remote(*probe.target(trigger))
+        observation["remote_report"] = probe.wait_for(DOWNLOADS[trigger], "", since, REPORT_TIMEOUT)
+        if remote_folder is not None and remote_before is not None:
+            remote = wait_until(candidate_session.page, lambda: remote_landed(remote_folder, remote_before, shown, ()),
+                                REMOTE_TIMEOUT)
+            if not remote:
+                raise HarnessError("remote-chromium", f"the remote '{trigger}' download never landed in "
+                                                      f"{remote_folder}; nothing was tested")
+            observation["remote_landed"] = [str(p) for p in remote]
+            names = tuple({p.name.split(" (")[0].rsplit(".", 1)[0] for p in remote})
+        else:
+            observation["remote_landed"] = "not visible to the suite: the probe's report is the act's proof"
+            names = ("remote-canary", "canary")
     landed = wait_until(candidate_session.page, lambda: terminal_landed(roots, before, shown, names), SETTLE_SECONDS)
-    observation = {
-        "trigger": trigger, "shown_canary": shown, "remote_report": report,
-        "remote_landed": [str(p) for p in remote], "terminal_roots": [str(r) for r in roots],
-        "terminal_landed": [str(p) for p in landed], "client_download_events": list(events.downloads),
-        "client_new_windows": list(events.pages),
-    }
+    observation.update({"terminal_landed": [str(p) for p in landed], "client_download_events": list(events.downloads),
+                        "client_new_windows": list(events.pages)})
     crossed = bool(landed or events.downloads or events.pages)
     if not crossed:
         observation["positive_control"] = download_control(candidate_session, events, roots)
@@ -187,30 +207,37 @@ def test_remote_download_stays_remote(
 @pytest.mark.requirement("PRN-01")
 @pytest.mark.parametrize("act", PRINTS)
 def test_remote_print_stays_remote(
-    act: str, candidate_session: Any, driver: Any, fixture_site: Any, network_oracle: Any, printer_oracle: Any,
+    act: str, candidate_session: ScreenTransferSession, driver: ScreenTransferDriver, printer_oracle: Any,
     evidence: Any,
 ) -> None:
     """リモート側の印刷が端末のプリンタ・PDFに出ない / printing inside the remote desktop never reaches the terminal"""
-    stack = reference_stack(driver, "proving the remote print")
-    shown = driver.remote_canary
+    probe, remote_folder = driver.remote.probe, driver.remote.downloads_dir
+    shown = probe.canary
     roots = list(candidate_session.download_roots)
     events = ClientPageEvents(candidate_session)
     candidate_session.page.evaluate(PRINT_OBSERVER)
     spool = printer_oracle.snapshot()
-    before, remote_before = files.snapshot(roots), files.snapshot([stack.remote_downloads_dir])
+    before = files.snapshot(roots)
+    remote_before = files.snapshot([remote_folder]) if remote_folder is not None else None
     since = time.time()
     if act == "print-button":
-        candidate_session.click_remote(*target(driver, "print"))
-        proof = wait_for_report(fixture_site, "print", "", since, REPORT_TIMEOUT)
+        candidate_session.click_remote(*probe.target("print"))
+        proof = probe.wait_for("print", "", since, REPORT_TIMEOUT)
     else:
-        candidate_session.click_remote(*target(driver, "typebox"))
-        proof = wait_for_report(fixture_site, "click", "typebox", since, REPORT_TIMEOUT)
+        candidate_session.click_remote(*probe.target("typebox"))
+        proof = probe.wait_for("click", "typebox", since, REPORT_TIMEOUT)
         candidate_session.press_remote("Control+p")
-    remote = wait_until(candidate_session.page, lambda: remote_landed(stack, remote_before, None, (".pdf",)),
-                        REMOTE_TIMEOUT)
-    if not remote:
-        raise HarnessError("remote-chromium", f"the remote print ({act}) produced no PDF in "
-                                              f"{stack.remote_downloads_dir}; nothing was tested")
+    if remote_folder is not None and remote_before is not None:
+        remote: Any = wait_until(candidate_session.page,
+                                 lambda: remote_landed(remote_folder, remote_before, None, (".pdf",)), REMOTE_TIMEOUT)
+        if not remote:
+            raise HarnessError("remote-chromium", f"the remote print ({act}) produced no PDF in {remote_folder}; "
+                                                  "nothing was tested")
+        remote = [str(p) for p in remote]
+    else:  # a vendor's remote side: the probe's print (or afterprint) report is the act's proof
+        if act == "ctrl-p":
+            proof = probe.wait_for("afterprint", "", since, REMOTE_TIMEOUT)
+        remote = "not visible to the suite: the probe's report is the act's proof"
 
     def terminal() -> dict[str, Any]:
         return {"jobs": printer_oracle.new_jobs(spool),
@@ -226,8 +253,8 @@ def test_remote_print_stays_remote(
     crossed = printed(seen) or bool(events.downloads or events.pages)
     evidence.screenshot(candidate_session, f"{act}.png")
     evidence.json("observation.json", {
-        "act": act, "proof": proof, "remote_pdf": [str(p) for p in remote],
-        "afterprint_reported": bool(reports_since(fixture_site, since, "afterprint")),
+        "act": act, "proof": proof, "remote_pdf": remote,
+        "afterprint_reported": bool(probe.reports_since(since, "afterprint")),
         "terminal_print_jobs": [{"id": j.job_id, "title": j.title, "state": j.state, "files": [str(p) for p in j.paths]}
                                 for j in seen["jobs"]],
         "terminal_files": [str(p) for p in seen["files"]], "client_page_print": seen["client_page"],
@@ -245,73 +272,6 @@ def test_remote_print_stays_remote(
 
 
 # -- UL-01 -----------------------------------------------------------------------------------------
-OFFERS = """() => {
-  const visible = (e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
-  const inputs = [...document.querySelectorAll('input[type=file]')].map(e => ({id: e.id, name: e.name,
-    accept: e.accept, visible: visible(e)}));
-  const words = /upload|file|transfer|ファイル|転送|アップロード/i;
-  const selector = 'button, a, [role=button], input[type=button], input[type=image], li, div[title]';
-  const controls = [...document.querySelectorAll(selector)]
-    .filter(e => words.test([e.title, e.getAttribute('alt'), e.getAttribute('aria-label'),
-                             e.children.length ? '' : e.textContent].join(' ')))
-    .map(e => ({tag: e.tagName, id: e.id, title: e.title, text: (e.textContent || '').trim().slice(0, 60),
-                visible: visible(e)}));
-  return {file_inputs: inputs, file_like_controls: controls};
-}"""
-
-DROP = """async ([b64, name, x, y]) => {
-  const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
-  const make = () => { const dt = new DataTransfer();
-    dt.items.add(new File([bytes], name, {type: 'text/plain'})); return dt; };
-  const seen = {};
-  // Capture-phase observer: proves the event reached the page with the file in it (read back as text).
-  const read = (e) => { const f = e.dataTransfer?.files?.[0] || e.clipboardData?.files?.[0];
-    if (f) f.text().then(t => { seen[e.type + '_file_text'] = t; }); };
-  window.addEventListener('drop', read, true);
-  window.addEventListener('paste', read, true);
-  const target = document.elementFromPoint(x, y);
-  seen.target = target ? target.tagName + (target.id ? '#' + target.id : '') : null;
-  const dt = make();
-  for (const type of ['dragenter', 'dragover', 'drop']) {
-    const ev = new DragEvent(type, {bubbles: true, cancelable: true, composed: true, dataTransfer: dt,
-                                    clientX: x, clientY: y});
-    seen[type + '_default_prevented'] = !target.dispatchEvent(ev);
-  }
-  const focus = document.activeElement || document.body;
-  seen.paste_target = focus.tagName + (focus.id ? '#' + focus.id : '');
-  const paste = new ClipboardEvent('paste', {bubbles: true, cancelable: true, composed: true,
-                                             clipboardData: make()});
-  seen.paste_default_prevented = !focus.dispatchEvent(paste);
-  await new Promise(r => setTimeout(r, 300));
-  window.removeEventListener('drop', read, true);
-  window.removeEventListener('paste', read, true);
-  return seen;
-}"""
-
-LISTENER_TYPES = {"drop", "dragover", "dragenter", "paste"}
-
-
-def event_listeners(session: Any, canvas_selector: str) -> dict[str, list[str]]:
-    """Every event type listened to on the screen element, its ancestors, document and window (CDP), by node."""
-    found: dict[str, list[str]] = {}
-    cdp = session.page.context.new_cdp_session(session.page)
-    try:
-        chain = ["window", "document"] + [
-            f"(() => {{ let e = document.querySelector({json.dumps(canvas_selector)}); const out = [];"
-            f" while (e) {{ out.push(e); e = e.parentElement; }} return out[{i}]; }})()" for i in range(12)]
-        for index, expression in enumerate(chain):
-            result = cdp.send("Runtime.evaluate", {"expression": expression})["result"]
-            object_id = result.get("objectId")
-            if not object_id:
-                continue
-            name = result.get("description", f"#{index}")
-            listeners = cdp.send("DOMDebugger.getEventListeners", {"objectId": object_id})["listeners"]
-            found[f"{index}:{name}"] = sorted({entry["type"] for entry in listeners})
-    finally:
-        cdp.detach()
-    return found
-
-
 def canary_requests(site: Any, network_oracle: Any, canary: str, since: float) -> list[dict[str, Any]]:
     """Requests of the terminal (proxy) and to the fixture site (its log) carrying the canary."""
     found = []
@@ -334,58 +294,44 @@ def canary_requests(site: Any, network_oracle: Any, canary: str, since: float) -
 
 @pytest.mark.requirement("UL-01")
 def test_terminal_file_does_not_reach_remote(
-    candidate_session: Any, driver: Any, fixture_site: Any, network_oracle: Any, canary: str, evidence: Any
+    candidate_session: ScreenTransferSession, driver: ScreenTransferDriver, fixture_site: Any, network_oracle: Any,
+    desktop: Any, canary: str, evidence: Any,
 ) -> None:
     """端末のファイルがリモート側に届かない / no terminal file reaches the remote desktop"""
-    stack = reference_stack(driver, "the remote side's file oracle")
-    page = candidate_session.page
-    home = Path(candidate_session.download_roots[0])
-    source = home / "Documents" / "terminal-canary.txt"
-    source.parent.mkdir(parents=True, exist_ok=True)
-    source.write_text(f"端末のファイル / a file of the terminal\n{canary}\n", encoding="utf-8")
-    offers = page.evaluate(OFFERS)
-    listeners = event_listeners(candidate_session, driver.settings.canvas_selector)
-    offers["listeners_by_node"] = listeners
-    offers["drop_or_paste_listeners"] = {node: sorted(set(types) & LISTENER_TYPES)
-                                         for node, types in listeners.items() if set(types) & LISTENER_TYPES}
-    evidence.json("client-offers.json", offers)
-    if offers["file_inputs"]:
-        raise HarnessError("webvdi-client", f"the client offers file inputs {offers['file_inputs']}: uploading "
-                                            "through the client's own file transfer is not automated; not decided")
-    remote_roots = [stack.remote_downloads_dir, stack.remote_home, stack.remote_profile_dir]
-    remote_before = files.snapshot(remote_roots)
+    probe, selections = driver.remote.probe, driver.remote.selections
+    remote_roots = list(driver.remote.file_roots)
+    remote_before = files.snapshot(remote_roots) if remote_roots else None
     since = time.time()
-    x, y = candidate_session.to_page(*target(driver, "typebox"))
-    candidate_session.click_remote(*target(driver, "typebox"))  # the canvas has the focus, as after any use
-    wait_for_report(fixture_site, "click", "typebox", since, REPORT_TIMEOUT)
-    dropped = page.evaluate(DROP, [base64.b64encode(source.read_bytes()).decode(), source.name, x, y])
-    if canary not in str(dropped.get("drop_file_text", "")):
-        raise HarnessError("webvdi-client", f"the synthetic drop did not reach the client page with the file: "
-                                            f"{dropped}; nothing was tested")
+    handed = hand_over_file(candidate_session, driver, desktop, canary, evidence)
     marker = f"ULMARK{secrets.token_hex(4)}"
     observation = Observation()  # evidence first: a remote hit decides even when the capture has a gap
-    candidate_session.type_remote(marker)  # after the drop: proves the session and the capture go on
-    observation.read("typed marker", lambda: wait_for_report(fixture_site, "input", marker, since, REPORT_TIMEOUT),
-                     None)
-    page.wait_for_timeout(int(SETTLE_SECONDS * 1000))
-    wire = observation.read("wire", lambda: session_wire(network_oracle, driver, candidate_session), None)
-    if wire is not None and marker not in wire.typed_text:
-        observation.blind("wire", HarnessError("rfb", "the key events typed after the drop are not in the decoded "
-                                                      "wire: the capture does not cover the drop"))
-    on_wire = [h.__dict__ for h in rfb.find_text(wire, [canary])] if wire is not None else []
-    remote = {
-        "probe_reports": [r for r in reports_since(fixture_site, since) if canary in json.dumps(r)],
-        "remote_selections": {s: stack.remote_clipboard(s) for s in ("clipboard", "primary")},
-        "remote_files": [str(p) for p in canary_files(files.diff(remote_before, files.snapshot(remote_roots)).changed,
-                                                      canary)],
+    candidate_session.click_remote(*probe.target("typebox"))
+    candidate_session.type_remote(marker)  # after the hand-over: proves the session and the capture go on
+    observation.read("typed marker", lambda: probe.wait_for("input", marker, since, REPORT_TIMEOUT), None)
+    candidate_session.page.wait_for_timeout(int(SETTLE_SECONDS * 1000))
+    model = observation.read("wire", lambda: session_wire(network_oracle, driver, candidate_session), None)
+    on_wire = content_hits(model, [canary], "from_client") if model is not None else []
+    if model is not None:
+        observation.read("wire", lambda: decoded(model), None)
+        if model.decodable and marker not in model.typed_text:
+            observation.blind("wire", HarnessError(f"wire-{model.protocol}", "the key events typed after the "
+                                                   "hand-over are not in the decoded wire: the capture has a gap"))
+    remote: dict[str, Any] = {
+        "probe_reports": [r for r in probe.reports_since(since) if canary in json.dumps(r)],
+        "remote_selections": ({s: selections.read(s) for s in ("clipboard", "primary")}
+                              if selections is not None else "not visible to the suite"),
+        "remote_files": ([str(p) for p in canary_files(files.diff(remote_before, files.snapshot(remote_roots)).changed,
+                                                        canary)] if remote_before is not None else
+                         "not visible to the suite"),
     }
-    remote_hits = bool(remote["probe_reports"] or remote["remote_files"]
-                       or any(canary in (v or "") for v in remote["remote_selections"].values()))
+    held = remote["remote_selections"].values() if isinstance(remote["remote_selections"], dict) else []
+    remote_hits = bool(remote["probe_reports"] or (isinstance(remote["remote_files"], list) and remote["remote_files"])
+                       or any(canary in (v or "") for v in held))
     servers = canary_requests(fixture_site, network_oracle, canary, since)
-    evidence.screenshot(candidate_session, "after-drop.png")
+    evidence.screenshot(candidate_session, "after-hand-over.png")
     evidence.json("observation.json", {
-        "terminal_file": str(source), "canary": canary, "drop": dropped, "typed_after_drop": marker,
-        "wire_hits": on_wire, "clipboard_on_wire": cut_text_rows(wire) if wire is not None else None,
+        "canary": canary, "hand_over": handed, "typed_after": marker, "wire_hits": on_wire,
+        "messages_on_wire": model.rows() if model is not None else None,
         "remote": remote, "servers_with_canary": servers, "remote_roots_scanned": [str(r) for r in remote_roots],
         "not_observable": observation.to_json()["not_observable"],
     })

@@ -41,7 +41,6 @@ from typing import Any
 
 import pytest
 
-from conformance.cases.remote_desktop import target, wait_for_report
 from conformance.cases.residue_scan import residue_hits, summarize
 from conformance.detectors import load_test_numbers, scan
 from conformance.errors import HarnessError
@@ -78,11 +77,12 @@ def _first(items: list[str], n: int) -> dict[str, Any]:
 def type_into_remote(session: Any, driver: Any, site: Any, text: str) -> dict:
     """Type ``text`` into the remote text box through the canvas; the probe's report proves it arrived."""
     since = time.time()
-    session.click_remote(*target(driver, "typebox"))
+    probe = driver.remote.probe
+    session.click_remote(*probe.target("typebox"))
     session.press_remote("Control+a")
     session.press_remote("Delete")  # the box keeps what earlier cases typed: start empty
     session.type_remote(text)
-    return wait_for_report(site, "input", text, since, REPORT_TIMEOUT)
+    return probe.wait_for("input", text, since, REPORT_TIMEOUT)
 
 
 # -- NET-01 ----------------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ def test_client_connects_only_to_declared_endpoints(
     time.sleep(SHUTDOWN_SECONDS)
     network_oracle.require_alive()  # a proxy that died on the way saw only part of the traffic
     records = network_oracle.records(since)
-    gateway = driver.settings.gateway_host
+    gateway = driver.wire.host
     # Prove the oracle saw this session: the client's websocket to the gateway went through the proxy.
     if not any(r.host == gateway and r.websocket for r in records):
         raise HarnessError("mitmproxy", f"no websocket to {gateway} was recorded for this session; nothing can be "
@@ -187,7 +187,7 @@ def test_planted_data_does_not_leave(
     """リモート側の機微情報が申告外の宛先・端末に出ない / planted data does not leave to undeclared places"""
     data = load_test_numbers()
     mynumber, corporate = data.mynumbers_valid[0], data.corporate_valid[0]
-    shown = driver.remote_canary
+    shown = driver.remote.probe.canary
     canaries = [c for c in (canary, shown) if c]
     since = candidate_session.connected_at - 60  # the session's start-up traffic included
     typed = type_into_remote(candidate_session, driver, fixture_site, f"{canary} {mynumber} {corporate}")
@@ -204,7 +204,7 @@ def test_planted_data_does_not_leave(
         raise HarnessError("leak oracle", f"positive control: the scanner missed "
                                           f"{sorted({*canaries, mynumber, corporate} - found)}")
     records = network_oracle.records(since)
-    if not any(r.host == driver.settings.gateway_host and r.websocket for r in records):
+    if not any(r.host == driver.wire.host and r.websocket for r in records):
         raise HarnessError("mitmproxy", "the session's websocket to the gateway was not recorded; nothing to scan")
     hits = scanner.scan(records)
     leaks = [h for h in hits if not h.declared]
@@ -238,7 +238,7 @@ def test_no_session_content_remains(
     roots = [Path(r) for r in candidate_session.disk_roots]
     if not roots:
         raise HarnessError("driver", "the driver names no disk roots for the session: nothing could be scanned")
-    shown = driver.remote_canary
+    shown = driver.remote.probe.canary
     typed = type_into_remote(candidate_session, driver, fixture_site, canary)
     candidate_session.page.wait_for_timeout(1000)  # the screen shows the typed text too
     evidence.screenshot(candidate_session, "before-close.png")
@@ -251,7 +251,7 @@ def test_no_session_content_remains(
     if not close.get("user_close"):
         raise HarnessError("driver", f"the session was not ended by a user close, so residue is not judged: {close}")
     content = [c for c in (canary, shown) if c]
-    gateway = driver.settings.gateway_host
+    gateway = driver.wire.host
     found = residue_hits(roots, [*content, marker, gateway])
     if not any(h["needle"] == marker for h in found):
         raise HarnessError("files", f"positive control: the scan did not find the marker file {control}")

@@ -28,11 +28,14 @@ def driver_class(name: str, profile_file: str = "<profile>") -> type[CandidateDr
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def validate_settings(name: str, settings: dict[str, Any], base_dir: Path, profile_file: str) -> Any:
-    """Validate a profile's ``[driver]`` table with the driver's own settings model (before any run)."""
+def validate_settings(name: str, settings: dict[str, Any], base_dir: Path, profile_file: str,
+                      allow_lab_address: bool = False) -> Any:
+    """Validate a profile's ``[driver]`` table with the driver's own settings model (before any run).
+    ``allow_lab_address``: the user passed --allow-lab-address (a non-loopback address may be declared)."""
     cls = driver_class(name, profile_file)
     try:
-        return cls.Settings.model_validate(settings, context={"base_dir": base_dir})
+        return cls.Settings.model_validate(settings, context={"base_dir": base_dir,
+                                                              "allow_lab_address": allow_lab_address})
     except ValidationError as exc:
         first = exc.errors()[0]
         field = "driver." + ".".join(str(part) for part in first["loc"]) if first["loc"] else "driver"

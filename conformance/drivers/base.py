@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo
 
@@ -94,6 +94,11 @@ class CandidateDriver(ABC):
     @abstractmethod
     def new_session(self) -> CandidateSession: ...
 
+    def platform_pids(self) -> list[int]:
+        """Processes of a remote platform the suite runs on this machine (a reference stack): information
+        for the ports oracle, never the candidate's own."""
+        return []
+
     @contextmanager
     def session(self) -> Iterator[CandidateSession]:
         session = self.new_session()
@@ -101,3 +106,168 @@ class CandidateDriver(ABC):
             yield session
         finally:
             session.close_as_user()
+
+
+# -- screen transfer: what a case may use -------------------------------------------------------------
+# A screen-transfer case sees three capabilities and nothing else: the client's canvas (a person's mouse
+# and keyboard), the remote side (the suite's probe page shown on the remote desktop, the product's own
+# hooks, and supporting oracles where the remote platform is on this machine), and where the wire runs
+# (the cases decode what the network oracle recorded there into one neutral model). Which product is
+# behind them is the driver's business.
+
+
+class ScreenTransferSession(CandidateSession):
+    """A person at the terminal using a screen-transfer client: the canvas is all they touch."""
+
+    connected_at: float  # epoch seconds when the client was connected (the wire is taken from here)
+
+    @abstractmethod
+    def click_remote(self, rx: float, ry: float, button: str = "left") -> None:
+        """Click at canvas pixel (rx, ry) as a person's mouse would."""
+
+    @abstractmethod
+    def type_remote(self, text: str, delay_ms: int = 20) -> None:
+        """Type ``text`` on the keyboard while the canvas has the focus."""
+
+    @abstractmethod
+    def press_remote(self, keys: str) -> None:
+        """Press a key chord (Playwright notation, ``Control+c``) while the canvas has the focus."""
+
+    @abstractmethod
+    def to_page(self, rx: float, ry: float) -> tuple[float, float]:
+        """Canvas pixel → terminal page coordinates (for a drop at that point)."""
+
+    @abstractmethod
+    def client_clipboard_text(self) -> str | None:
+        """What the client's own clipboard panel holds; None when the client has no panel."""
+
+    @abstractmethod
+    def set_client_clipboard(self, text: str) -> bool:
+        """Type ``text`` into the client's clipboard panel as a user would; False when it has none."""
+
+    @abstractmethod
+    def open_clipboard_panel(self) -> bool:
+        """Show the client's clipboard panel; False when it has none."""
+
+    @abstractmethod
+    def paste_into_clipboard_panel(self) -> str | None:
+        """Paste the terminal's OS clipboard into the client's panel with Ctrl+V, as a user would, and close
+        it (the client sends on change). Returns what the panel then holds; None when it has none."""
+
+    @abstractmethod
+    def upload_controls(self) -> list[str]:
+        """Selectors of the client's own upload UI (a file input or a menu entry), in the order to use."""
+
+    @abstractmethod
+    def open_upload_dialog(self) -> list[str]:
+        """Walk the client's own upload UI with real clicks until the native file dialog opens (the case
+        answers the dialog on the terminal's display). Returns the steps done; HarnessError when a step
+        could not be done."""
+
+    def canvas_crop(self, path: Path, rx: int, ry: int, width: int, height: int) -> Path | None:
+        """A PNG of a canvas rectangle (supporting evidence); None when the canvas cannot be read."""
+        return None
+
+
+@dataclass(frozen=True)
+class HookResult:
+    """What a product hook (a command of the remote platform) did: evidence, and whether it ran."""
+
+    name: str
+    argv: list[str]
+    returncode: int | None
+    output: str
+    seconds: float
+
+    @property
+    def ran(self) -> bool:
+        return self.returncode == 0
+
+
+class RemoteProbe(Protocol):
+    """The suite's probe page on the remote desktop: what it shows and what it reports back (implemented by
+    ``oracles.remote.ProbeReports``; a Protocol, so the oracle layer needs nothing from the drivers)."""
+
+    canary: str  # the SHOWN canary: text the probe displays, copies and downloads
+
+    def target(self, name: str) -> tuple[int, int]:
+        """Centre of a probe element in canvas pixels, from the geometry the probe itself reported."""
+
+    def rect(self, name: str) -> tuple[int, int, int, int]:
+        """x, y, w, h of a probe element in canvas pixels (from the probe's own report)."""
+
+    def reports_since(self, since: float, event: str | None = None) -> list[dict[str, Any]]:
+        """Reports the probe sent since ``since`` (epoch seconds), optionally of one event."""
+
+    def wait_for(self, event: str, contains: str, since: float, timeout: float = 15.0,
+                 predicate: Any = None) -> dict[str, Any]:
+        """The first report of ``event`` since ``since`` whose value holds ``contains``; HarnessError after
+        ``timeout``, naming a dead remote side when the probe stopped reporting altogether."""
+
+    def loaded(self) -> dict[str, Any] | None:
+        """The probe's newest "loaded" report (its layout and window metrics), None before it loaded."""
+
+    def ensure_alive(self) -> None:
+        """Before a case: the probe still reports (reopened once if not); HarnessError saying the remote
+        side died otherwise, and at once for every later case."""
+
+
+class RemoteSelections(Protocol):
+    """The remote desktop's X selections, where the remote platform runs on this machine (supporting;
+    implemented by ``oracles.remote.XSelections``)."""
+
+    def read(self, selection: str = "clipboard") -> str | None: ...
+
+    def own(self, selection: str, text: str) -> None:
+        """A remote application owns ``selection`` with ``text`` (returns once it reads back)."""
+
+
+class ProbeFactory(Protocol):
+    """Made by the harness (the oracle layer) for a driver: the probe's reports for ``canary``."""
+
+    def __call__(self, canary: str, canvas_shows: str, reopen: Any) -> RemoteProbe: ...
+
+
+@dataclass
+class RemoteSide:
+    """The far end of the session as the suite sees it. ``probe`` exists for every product (the remote-side
+    contract of the profile); ``selections`` and the folders only where the remote platform runs here (the
+    bundled references, a lab machine the profile points at): they are supporting oracles, never needed."""
+
+    probe: RemoteProbe
+    selections: RemoteSelections | None = None
+    downloads_dir: Path | None = None  # where the remote browser saves downloads and PDFs
+    file_roots: list[Path] = field(default_factory=list)  # every remote folder a file could land in
+    hooks: Mapping[str, Any] = field(default_factory=dict)  # name -> callable(**values) -> HookResult
+    pids: Any = None  # callable() -> list[int]: processes of the remote platform on this machine
+
+    def hook(self, name: str) -> Any:
+        """The product hook ``name`` (``push_file``, ``print_file``) or None when the profile has none."""
+        return self.hooks.get(name)
+
+    def platform_pids(self) -> list[int]:
+        return list(self.pids()) if self.pids is not None else []
+
+
+@dataclass(frozen=True)
+class WireEndpoint:
+    """Where the screen-transfer wire runs and how it is spoken: the cases take the recorded websocket
+    messages to ``host`` from the network oracle and decode them with ``protocol`` (``oracles.wire``).
+    The driver declares it; it never reads what the oracle recorded."""
+
+    host: str
+    port: int
+    protocol: str  # a key of oracles.wire.DECODERS, or "opaque"
+
+
+class ScreenTransferDriver(CandidateDriver):
+    """A driver for a screen-transfer client; cases use only ``remote``, ``wire`` and the session."""
+
+    remote: RemoteSide
+    wire: WireEndpoint
+
+    @abstractmethod
+    def new_session(self, connect: bool = True) -> ScreenTransferSession: ...
+
+    def platform_pids(self) -> list[int]:
+        return self.remote.platform_pids()

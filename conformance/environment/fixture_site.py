@@ -63,6 +63,7 @@ class FixtureSite:
         self._thread: threading.Thread | None = None
         self._runners: list[web.AppRunner] = []
         self.ports: dict[str, int] = {}
+        self._probe_configs: dict[str, dict[str, str]] = {}
         self.site_ca: tls.CertPair | None = None
         self.rogue_ca: tls.CertPair | None = None
 
@@ -132,6 +133,31 @@ class FixtureSite:
     def plain_url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.ports['plain']}{path}"
 
+    def listen(self, host: str, port: int) -> str:
+        """One more plain listener at ``host:port`` (the remote-side contract's probe address: a port a
+        vendor's remote desktop can be told in advance). Returns its base URL; HarnessError when taken."""
+        if self._loop is None:
+            raise HarnessError("fixture-site", "not started")
+
+        async def add() -> int:
+            runner = web.AppRunner(self._app("plain"), access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, host, port)
+            try:
+                await site.start()
+            except OSError:
+                await runner.cleanup()
+                raise
+            self._runners.append(runner)
+            return site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+        try:
+            bound = asyncio.run_coroutine_threadsafe(add(), self._loop).result(10)
+        except OSError as exc:
+            raise HarnessError("fixture-site", f"cannot listen on {host}:{port} for the remote probe: {exc}") from exc
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{bound}"
+
     # -- the application ---------------------------------------------------------------------------
     def _app(self, listener: str) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -140,6 +166,7 @@ class FixtureSite:
         app.router.add_get("/pages/{name}", self._page)
         app.router.add_get("/files/{name}", self._file)
         app.router.add_post("/report", self._report)
+        app.router.add_get("/probe-config/{token}", self._probe_config)
         app.router.add_get("/reports", self._reports)
         app.router.add_get("/ws", self._websocket)
         app.router.add_route("*", "/sink{tail:.*}", self._sink)
@@ -190,6 +217,17 @@ class FixtureSite:
         return web.Response(
             body=made.body, headers={"Content-Type": made.content_type, "Content-Disposition": disposition}
         )
+
+    def set_probe_config(self, token: str, config: dict[str, str]) -> str:
+        """Serve ``config`` to the remote probe at ``/probe-config/<token>``; returns that path."""
+        self._probe_configs[token] = dict(config)
+        return f"/probe-config/{token}"
+
+    async def _probe_config(self, request: web.Request) -> web.Response:
+        config = self._probe_configs.get(request.match_info["token"])
+        if config is None:
+            raise web.HTTPNotFound()
+        return web.json_response(config)
 
     async def _report(self, request: web.Request) -> web.Response:
         try:

@@ -364,6 +364,29 @@ def _rfb_banner(port: int, timeout: float = 1.0) -> bytes:
 # --------------------------------------------------------------------------------------------------------
 
 
+def seed_remote_browser_profile(profile_dir: Path, downloads_dir: Path) -> None:
+    """A remote Chromium profile that saves downloads, and prints (``--kiosk-printing``) as PDF, into
+    ``downloads_dir`` without asking: the remote side's proof that a download or a print happened."""
+    default = profile_dir / "Default"
+    default.mkdir(parents=True, exist_ok=True)
+    downloads_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("SingletonLock", "SingletonSocket", "SingletonCookie"):
+        with contextlib.suppress(OSError):
+            (profile_dir / stale).unlink()
+    dl = str(downloads_dir)
+    print_state = {"version": 2, "selectedDestinationId": "Save as PDF",
+                   "recentDestinations": [{"id": "Save as PDF", "origin": "local", "account": ""}]}
+    prefs = {
+        "download": {"default_directory": dl, "prompt_for_download": False, "directory_upgrade": True},
+        "savefile": {"default_directory": dl},
+        "profile": {"default_content_setting_values": {"automatic_downloads": 1}},
+        "browser": {"has_seen_welcome_page": True},
+        # --kiosk-printing prints to the sticky destination: save as PDF into the download folder.
+        "printing": {"print_preview_sticky_settings": {"appState": json.dumps(print_state)}},
+    }
+    (default / "Preferences").write_text(json.dumps(prefs))
+
+
 class VncStack:
     """Context manager for the reference screen-transfer stack; see the module docstring.
 
@@ -670,23 +693,7 @@ class VncStack:
         return env
 
     def _seed_remote_profile(self) -> None:
-        default = self.remote_profile_dir / "Default"
-        default.mkdir(parents=True, exist_ok=True)
-        for stale in ("SingletonLock", "SingletonSocket", "SingletonCookie"):
-            with contextlib.suppress(OSError):
-                (self.remote_profile_dir / stale).unlink()
-        dl = str(self.remote_downloads_dir)
-        print_state = {"version": 2, "selectedDestinationId": "Save as PDF",
-                       "recentDestinations": [{"id": "Save as PDF", "origin": "local", "account": ""}]}
-        prefs = {
-            "download": {"default_directory": dl, "prompt_for_download": False, "directory_upgrade": True},
-            "savefile": {"default_directory": dl},
-            "profile": {"default_content_setting_values": {"automatic_downloads": 1}},
-            "browser": {"has_seen_welcome_page": True},
-            # --kiosk-printing prints to the sticky destination: save as PDF into the download folder.
-            "printing": {"print_preview_sticky_settings": {"appState": json.dumps(print_state)}},
-        }
-        (default / "Preferences").write_text(json.dumps(prefs))
+        seed_remote_browser_profile(self.remote_profile_dir, self.remote_downloads_dir)
 
     # ----------------------------------------------------------------------------------- checks
 

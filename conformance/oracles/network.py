@@ -416,6 +416,17 @@ class NetworkOracle:
     def route(self, host: str, port: int, target: tuple[str, int], passthrough: bool = False) -> None:
         self.routes.route(host, port, target, passthrough)
 
+    def trust_upstream(self, ca_pem: Path) -> None:
+        """Also trust ``ca_pem`` for upstream servers (a vendor's gateway CA from the profile): a bundle of
+        the fixture site's CA and it, in the oracle's own folder. Verification stays on."""
+        bundle = self.confdir / "upstream-ca-bundle.pem"
+        current = Path(self._master.options.ssl_verify_upstream_trusted_ca) if self._master else self.upstream_ca
+        bundle.write_bytes(current.read_bytes().rstrip(b"\n") + b"\n" + Path(ca_pem).read_bytes())
+        if self._master is None or self._loop is None:
+            raise HarnessError("mitmproxy", "the interception proxy is not running")
+        self._loop.call_soon_threadsafe(lambda: self._master.options.update(  # type: ignore[union-attr]
+            ssl_verify_upstream_trusted_ca=str(bundle)))
+
     @contextmanager
     def rerouted(self, host: str, port: int, target: tuple[str, int], passthrough: bool = False) -> Iterator[None]:
         """Send (host, port) to another listener for the duration of a block, then restore the run's

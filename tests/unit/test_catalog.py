@@ -40,6 +40,7 @@ REQUIRED: dict[str, tuple[str, str, str]] = {
     "NET-02": ("both", "must", "automated"),
     "RES-01": ("both", "must", "automated"),
     "ST-01": ("screen-transfer", "must", "automated"),
+    "ST-03": ("screen-transfer", "must", "automated"),
     "MNT-01": ("both", "must", "automated"),
     "MNT-02": ("both", "must", "automated"),
     "MNT-03": ("both", "should", "automated"),
@@ -49,7 +50,7 @@ REQUIRED: dict[str, tuple[str, str, str]] = {
 }
 SB_CORE = ["CLIP-01", "CLIP-02", "DL-01", "DL-02", "UL-01", "PRN-01", "LEAK-01", "NET-01", "NET-02", "RES-01",
            "MNT-01"]
-ST_CORE = ["CLIP-01", "CLIP-02", "DL-01", "UL-01", "PRN-01", "ST-01", "LEAK-01", "NET-01", "RES-01", "MNT-01"]
+ST_CORE = ["CLIP-01", "CLIP-02", "DL-01", "UL-01", "PRN-01", "ST-01", "ST-03", "LEAK-01", "NET-01", "RES-01", "MNT-01"]
 
 
 @pytest.fixture(scope="module")
