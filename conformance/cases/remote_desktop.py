@@ -19,6 +19,7 @@ from conformance.errors import HarnessError
 from conformance.oracles import ocr, wire
 from conformance.oracles.wire import WireModel
 
+DIALOG_TIMEOUT = 30.0  # GTK's first file chooser of a session takes seconds on a loaded machine
 REPORT_TIMEOUT = 15.0  # a remote report reaches the fixture site in well under a second when idle
 
 
@@ -76,6 +77,15 @@ def paste_in_remote(session: ScreenTransferSession, driver: ScreenTransferDriver
     probe.wait_for("click", "pastebox", since, timeout)
     session.press_remote("Control+v")
     return probe.wait_for("paste", "", since, timeout)
+
+
+def clipboard_texts(model: WireModel, direction: str) -> list[str]:
+    """Texts of the clipboard messages in ``direction`` that carry content (payload decoded as text too)."""
+    out = []
+    for message in model.of_kind("clipboard", direction):  # type: ignore[arg-type]
+        if message.carries_data:
+            out.append(message.text or message.payload.decode("utf-8", "replace"))
+    return out
 
 
 def ocr_shown_canary(session: ScreenTransferSession, driver: ScreenTransferDriver, evidence: Any) -> dict[str, Any]:
@@ -178,22 +188,29 @@ def terminal_file(session: ScreenTransferSession, canary: str) -> Path:
 
 
 def answer_file_dialog(session: ScreenTransferSession, desktop: Any, path: Path) -> dict[str, Any]:
-    """The client's upload UI opens the native file dialog: type the path and press Open, as a person would."""
+    """The client's upload UI opens the native file dialog: type the path and press Open, as a person would.
+    A person whose click opened nothing clicks through the menu once more; so does this (recorded)."""
     from conformance.oracles.native_dialog import FILE_DIALOG_TITLES
 
     before = set(desktop.window_ids())
-    steps = session.open_upload_dialog()
+    attempts: list[list[str]] = []
     dialog = None
-    deadline = time.monotonic() + 15
-    while dialog is None and time.monotonic() < deadline:
-        dialog = next((w for w in desktop.windows() if w.wid not in before
-                       and any(title in w.name for title in FILE_DIALOG_TITLES)), None)
-        if dialog is None:
-            session.page.wait_for_timeout(250)
+    for wait in (DIALOG_TIMEOUT / 2, DIALOG_TIMEOUT):
+        attempts.append(session.open_upload_dialog())
+        deadline = time.monotonic() + wait
+        while dialog is None and time.monotonic() < deadline:
+            dialog = next((w for w in desktop.windows() if w.wid not in before and FILE_DIALOG_TITLES.match(w.name)),
+                          None)
+            if dialog is None:
+                session.page.wait_for_timeout(250)
+        if dialog is not None:
+            break
     if dialog is None:
-        raise HarnessError("native-dialog", f"the client's upload UI ({steps}) opened no file dialog")
+        fresh = [w.summary() for w in desktop.windows() if w.wid not in before]
+        raise HarnessError("native-dialog", f"the client's upload UI ({attempts[-1]}) opened no file dialog in "
+                                            f"{len(attempts)} attempts (new windows: {fresh})")
     desktop.pick_file(dialog, path)
-    return {"steps": steps, "dialog": dialog.summary(), "dialog_closed": desktop.wait_until_gone(dialog, 10)}
+    return {"attempts": attempts, "dialog": dialog.summary(), "dialog_closed": desktop.wait_until_gone(dialog, 10)}
 
 
 def hand_over_file(session: ScreenTransferSession, driver: ScreenTransferDriver, desktop: Any, canary: str,
@@ -207,8 +224,14 @@ def hand_over_file(session: ScreenTransferSession, driver: ScreenTransferDriver,
     offers = page.evaluate(OFFERS)
     evidence.json("client-offers.json", offers)
     if session.upload_controls():
-        return {"method": "client upload UI", "source": str(source), "offers": offers,
-                "upload": answer_file_dialog(session, desktop, source)}
+        try:
+            upload = answer_file_dialog(session, desktop, source)
+        except HarnessError:
+            scratch = desktop.screenshot(evidence.path(".display.png"))  # what the terminal's screen showed
+            evidence.file(scratch, "display-no-file-dialog.png")
+            scratch.unlink(missing_ok=True)
+            raise
+        return {"method": "client upload UI", "source": str(source), "offers": offers, "upload": upload}
     probe = driver.remote.probe
     since = time.time()
     x, y = session.to_page(*probe.target("typebox"))

@@ -83,7 +83,7 @@ def test_no_session_content_remains(
     stores = plant_canary(candidate_session, fixture_site, canary)
     evidence.screenshot(candidate_session, "before-close.png")
     candidate_session.close_as_user()  # the fixture's teardown close is then a no-op
-    close = dict(getattr(candidate_session, "close_record", {}) or {})
+    close = dict(candidate_session.close_record or {})
     if not close.get("user_close"):
         raise HarnessError("driver", f"the session was not ended by a user close, so residue is not judged: {close}")
     hits = residue_hits(roots, [canary])  # before anything restarts the candidate

@@ -48,7 +48,7 @@ from typing import Any
 import pytest
 
 from conformance.cases.observation import Observation
-from conformance.cases.remote_desktop import content_hits, decoded, paste_in_remote, session_wire
+from conformance.cases.remote_desktop import clipboard_texts, content_hits, decoded, paste_in_remote, session_wire
 from conformance.detectors import make_canary
 from conformance.drivers.base import ScreenTransferDriver, ScreenTransferSession
 from conformance.errors import HarnessError
@@ -129,8 +129,11 @@ class TerminalSide:
         if model is not None:
             self.wire = model
             self.observation.read("wire", lambda: decoded(model), None)
-            # Raw bytes and decoded non-input messages from the platform: found even when undecodable.
-            values["wire from the platform"] = [str(h) for h in content_hits(model, [text], "from_server")]
+            # Clipboard messages from the platform (decompressed); the raw bytes only when nothing could be
+            # decoded (evidence first). Other text on the wire (a window title) is ST-01's business.
+            values["wire from the platform"] = (
+                [t for t in clipboard_texts(model, "from_server") if text in t] if model.decodable
+                else [str(h) for h in content_hits(model, [text], "from_server")])
         values["terminal OS CLIPBOARD"] = self.clipboard_oracle.read("clipboard")
         values["terminal OS PRIMARY"] = self.clipboard_oracle.read("primary")
         self.last = values

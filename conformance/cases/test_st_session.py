@@ -45,9 +45,13 @@ from conformance.cases.residue_scan import residue_hits, summarize
 from conformance.detectors import load_test_numbers, scan
 from conformance.errors import HarnessError
 from conformance.oracles import files
-from conformance.oracles import network as network_oracle_module
 from conformance.oracles.leak import LeakScanner
-from conformance.oracles.network import FlowRecord, connection_attempts, endpoint_matches
+from conformance.oracles.network import (
+    KNOWN_BROWSER_BACKGROUND,
+    FlowRecord,
+    connection_attempts,
+    endpoint_matches,
+)
 
 pytestmark = pytest.mark.candidate_kind("screen-transfer")
 
@@ -55,8 +59,6 @@ BACKGROUND_SECONDS = 10.0  # idle with the client connected: keep-alives, reconn
 SHUTDOWN_SECONDS = 2.0  # traffic a browser sends while it exits still counts
 REPORT_TIMEOUT = 15.0
 DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
-# What stock Chromium contacts by itself (a note for the reader, never an excuse); kept in the network oracle.
-KNOWN_BACKGROUND: dict[str, str] = getattr(network_oracle_module, "KNOWN_BROWSER_BACKGROUND", {})
 
 
 def _iso(epoch: float) -> str:
@@ -119,7 +121,7 @@ def attribute(attempts: list[Any], client: set[tuple[str, int]], candidate: Any)
             status = "undeclared (client page)"
         else:
             status = "terminal browser (not attributed to the client page)"
-        note = reasons[0] if reasons else KNOWN_BACKGROUND.get(attempt.host, "")
+        note = reasons[0] if reasons else KNOWN_BROWSER_BACKGROUND.get(attempt.host, "")
         rows.append({"status": status, "requested_by_client_page": mine, "note": note, **attempt.row(),
                      "first": _iso(attempt.first), "last": _iso(attempt.last)})
     return rows
@@ -247,7 +249,7 @@ def test_no_session_content_remains(
     control.parent.mkdir(parents=True, exist_ok=True)
     control.write_text(marker, encoding="utf-8")
     candidate_session.close_as_user()  # the fixture's teardown close is then a no-op
-    close = dict(getattr(candidate_session, "close_record", {}) or {})
+    close = dict(candidate_session.close_record or {})
     if not close.get("user_close"):
         raise HarnessError("driver", f"the session was not ended by a user close, so residue is not judged: {close}")
     content = [c for c in (canary, shown) if c]

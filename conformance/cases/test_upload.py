@@ -67,7 +67,7 @@ class PageReports:
 
 def terminal_file(session: Any, canary: str) -> Path:
     """A canary file in the session's home: where a user keeps files on the terminal."""
-    home = getattr(session, "home", None) or session.download_roots[0]
+    home = session.download_roots[0]  # the user's home (drivers list it first)
     path = Path(home) / "Documents" / "terminal-canary.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"端末のファイル / a file of the terminal\n{canary}\n", encoding="utf-8")

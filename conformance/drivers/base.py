@@ -52,7 +52,7 @@ class CandidateSession(ABC):
 
     page: Any  # playwright.sync_api.Page the user acts through
     disk_roots: list[Path]  # everywhere this session could leave files on the terminal (residue)
-    download_roots: list[Path]  # where a user's files land (home, temp), the browser's own store excluded
+    download_roots: list[Path]  # where a user's files land: the home first, then temp; the browser's own store excluded
     # How the last close_as_user went (method, exited by itself, leftovers): evidence for residue checks.
     close_record: dict[str, Any] = {}  # noqa: RUF012 - replaced per instance by drivers that close for real
 

@@ -63,8 +63,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "connected_js": "window.client && window.client.connected === true",
         # One div.window per remote window: the probe's is the one titled after the probe page.
         "canvas_selector": "div.window:has(.windowtitle:has-text('remote-probe')) canvas",
-        "upload_steps": ["hover:#float_menu a[title=Xpra]", "hover:#menu_list >> text=Server",
-                         "click:#menu_list >> text=Upload file"],
+        # The floating menu opens on a click, its submenus on hover (js/Menu.js).
+        "upload_steps": ["click:#float_menu a[title=Xpra]", "hover:#menu_list a:text-is('Server')",
+                         "click:#menu_list a:text-is('Upload file')"],
         "wire_protocol": "xpra",
         "canvas_shows": "window",
     },
@@ -465,7 +466,6 @@ class WebVdiDriver(ScreenTransferDriver):
             downloads = self._platform.remote_downloads_dir
             roots = [downloads, self._platform.remote_home, self._platform.remote_profile_dir]
         else:
-            from conformance.environment.vnc_stack import seed_remote_browser_profile
             from conformance.environment.xpra_stack import XpraStack
 
             self._platform = XpraStack(work, clipboard=stack_settings.clipboard != "none",
@@ -473,8 +473,7 @@ class WebVdiDriver(ScreenTransferDriver):
                                        open_url=stack_settings.open_url, tls=certificate,
                                        binaries=stack_settings.binaries)
             self._platform.start()
-            downloads = self._platform.remote_home / "Downloads"
-            seed_remote_browser_profile(self._platform.remote_profile_dir, downloads)
+            downloads = self._platform.remote_downloads_dir
             roots = [self._platform.remote_home, self._platform.remote_profile_dir]
         self._selections = self._make_selections(self._platform.remote_display_env, self._platform.logs_dir)
         self.remote.selections = self._selections

@@ -80,7 +80,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import http.client
-import json
 import os
 import pwd
 import re
@@ -97,6 +96,7 @@ from typing import Any, Literal
 
 from conformance.environment.display import display_is_free
 from conformance.environment.procs import ManagedProcess, free_port
+from conformance.environment.vnc_stack import seed_remote_browser_profile
 from conformance.errors import HarnessError
 
 Selection = Literal["clipboard", "primary", "secondary"]
@@ -540,17 +540,8 @@ class XpraStack:
         self._seed_remote_profile()
 
     def _seed_remote_profile(self) -> None:
-        default = self.remote_profile_dir / "Default"
-        default.mkdir(parents=True, exist_ok=True)
-        for stale in ("SingletonLock", "SingletonSocket", "SingletonCookie"):
-            with contextlib.suppress(OSError):
-                (self.remote_profile_dir / stale).unlink()
-        dl = str(self.remote_downloads_dir)
-        prefs = {"download": {"default_directory": dl, "prompt_for_download": False, "directory_upgrade": True},
-                 "savefile": {"default_directory": dl}, "browser": {"has_seen_welcome_page": True}}
-        prefs_file = default / "Preferences"
-        if not prefs_file.exists():
-            prefs_file.write_text(json.dumps(prefs))
+        # The same remote profile as the noVNC stack's: downloads and --kiosk-printing PDFs into Downloads.
+        seed_remote_browser_profile(self.remote_profile_dir, self.remote_downloads_dir)
 
     def server_argv(self, binary: str | None = None, xvfb: str | None = None) -> list[str]:
         """The complete ``xpra start`` command line for the current display and port."""

@@ -35,7 +35,8 @@ from conformance.oracles import rfb
 
 PROBE_PAGE = Path(__file__).resolve().parents[2] / "conformance" / "site" / "pages" / "remote-probe.html"
 TERMINAL_CHROMIUM = "/usr/bin/chromium"
-# Centres of the probe page's click targets in remote pixels (the table at the top of remote-probe.html).
+# Centres of the probe page's click targets in remote pixels, as its CSS places them in a 1280x800 kiosk window
+# (the test below asserts that the probe measures exactly these).
 TARGETS = {"typebox": (320, 230), "pastebox": (960, 230), "copy": (165, 405), "download": (475, 405),
            "downloadurl": (805, 405), "print": (1115, 405), "selectable": (640, 535)}
 NEEDED = ("Xvfb", "x11vnc", "websockify", "xclip", "xdotool", "/usr/lib/chromium/chromium", TERMINAL_CHROMIUM)
@@ -430,6 +431,9 @@ def test_stack_through_novnc(server: ServerKind, clipboard: str, probe_site: Pro
             page.wait_for_timeout(500)
             assert local_downloads == []
             assert home_downloads() == home_before
+            # The probe's heartbeat (every 2 s) is how the suite tells a live remote side from a dead one.
+            beats = [r["detail"]["n"] for r in probe_site.events(session, "alive")]
+            assert len(beats) >= 2 and beats == sorted(beats), beats
 
             page.wait_for_timeout(300)  # let the last frames in
             wire = rfb.parse_messages(tap.frames)

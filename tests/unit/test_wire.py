@@ -311,6 +311,15 @@ def test_xpra_typed_text_skips_chords() -> None:
     assert presses == ["h", "i", "c", "x", "!", "é", "v"]
 
 
+def test_xpra_typed_text_takes_the_keysym_name_the_server_types() -> None:
+    # The HTML5 client lowercases ``string`` when Shift is not held (Client.js), as for a synthetic "C" key
+    # event; the server types the keysym named by keyname, so the remote side got "C" (seen live).
+    server = packet("hello", {"version": "3.1.3"})
+    client = packet("hello", {}) + b"".join(keypress(c, c.lower(), []) for c in "CNRY-ab")
+    model = wire.decode("xpra", [("from_client", client), ("from_server", server)])
+    assert model.typed_text == "CNRY-ab"
+
+
 def test_xpra_without_server_modifier_map_still_treats_mod1_as_alt() -> None:
     client = packet("hello", {}) + keypress("a", "a", ["mod1"]) + keypress("b", "b", ["mod2"])  # mod2: NumLock
     model = wire.decode("xpra", [("from_client", client), ("from_server", packet("hello", {}))])

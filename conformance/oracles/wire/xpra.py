@@ -463,7 +463,9 @@ def _message(direction: Direction, name: str, items: list[Any], index: int, st: 
     skip = set(_NOT_STRINGS.get(name, ()))
     if name == "key-action":
         keyname, pressed, mods, string = as_text(_at(items, 2)), bool(_at(items, 3)), _at(items, 4), _at(items, 6)
-        ch = as_text(string)
+        # The server types the keysym named by ``keyname``; the client lowercases ``string`` unless Shift is
+        # held (Client.js), so a one-character keyname ("C" from a synthetic key event) is what was typed.
+        ch = keyname if len(keyname) == 1 else as_text(string)
         ch = ch if len(ch) == 1 and ch.isprintable() else ""
         if keyname in _CHORD_KEYS:
             (st.held.add if pressed else st.held.discard)(keyname)
