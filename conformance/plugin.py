@@ -110,6 +110,7 @@ class ConformanceRun:
         self.results: dict[str, CaseResult] = {}
         # What the harness sets in the candidate's environment (evidence: "the candidate as deployed").
         self.terminal_env: dict[str, str] = {}
+        self.driver_facts: dict[str, Any] = {}  # what the driver did around the candidate (evidence)
         self.collection_errors: list[str] = []
         self.total = 0
         self.done = 0
@@ -402,6 +403,7 @@ def driver(
     profile = conformance_run.profile
     instance = driver_class(profile.driver["name"])(conformance_run.driver_settings, context)
     instance.start()
+    conformance_run.driver_facts = instance.facts()
     try:
         yield instance
     finally:

@@ -73,6 +73,7 @@ def build_document(run: Any) -> dict[str, Any]:
             "mitmproxy": _version("mitmproxy"),
             "pytest": _version("pytest"),
             "terminal_env": dict(run.terminal_env),
+            "driver": dict(getattr(run, "driver_facts", {}) or {}),
         },
         "selection": run.selected,
         "summary": {"counts": counts(verdicts), "exit_code": _exit_code(verdicts, run.collection_errors)},

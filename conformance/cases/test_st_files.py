@@ -2,37 +2,38 @@
 and no terminal file reaches it.
 
 Download (DL-01). The remote probe's DOWNLOAD link (a blob: a[download]) and DL URL link (a server download,
-``Content-Disposition: attachment``) are clicked through the canvas. The remote side proves the download
-happened: the probe reports the click, and a file carrying the shown canary lands in the remote browser's
-download folder. Terminal-side oracles: the session's download roots (home and temp) diffed and scanned for the
-canary, and Playwright's ``download`` event on the client page. Positive control in the same case: the client
-page itself then starts a download, which must land in the terminal's download root and fire the event, so
-"nothing landed" cannot be a terminal browser that saves nothing anyway.
+``Content-Disposition: attachment``) are clicked through the canvas; and, where the profile gives the product's
+own server-to-client push as a hook (``push_file``: Xpra's ``send-file``), a file holding the shown canary is
+pushed with it (a non-zero exit is the product refusing, recorded; without a hook that variant is not
+applicable). The remote side proves a download happened: the probe reports the click and, where the suite
+sees the remote download folder (the bundled references), a file carrying the shown canary lands there.
+Terminal-side oracles: the session's download roots (home and temp) diffed and scanned for the canary, and
+Playwright's ``download`` event on the client page. Positive control in the same case: the client page itself
+then starts a download, which must land in the terminal's download root and fire the event, so "nothing landed"
+cannot be a terminal browser that saves nothing anyway.
 
 Print (PRN-01). The probe's PRINT button (``window.print()``) is clicked, or Ctrl+P typed, through the canvas.
-The remote kiosk browser prints silently to a PDF in its own download folder (``--kiosk-printing``), which is
-the proof. Terminal-side oracles: the run's private CUPS, the terminal browser's only printer (new jobs, spooled
-files and cups-pdf output), new PDFs in the session's download roots, and observers in the client page (calls of
-``window.print``, ``beforeprint`` events, new windows). Positive control: ``printer_oracle`` printed a job with
-``lp`` and found it before any case relied on it.
+The proof is the remote kiosk browser's PDF in its download folder (``--kiosk-printing``) where the suite sees
+it, else the probe's print / afterprint report. Terminal-side oracles: the run's private CUPS, the terminal
+browser's only printer (new jobs, spooled files and cups-pdf output), new PDFs in the session's download roots,
+and observers in the client page (calls of ``window.print``, ``beforeprint`` events, new windows). Positive
+control: ``printer_oracle`` printed a job with ``lp`` and found it before any case relied on it.
 
-Upload (UL-01). First what the client page offers a user, recorded as evidence: file inputs, and drop or paste
-listeners on the screen element and its ancestors (read with CDP ``DOMDebugger.getEventListeners``; noVNC 1.3 has
-none). A client that offers a file input is not decided (``error``): the suite cannot drive a vendor's own file
-transfer UI. Then a terminal file (a canary file in the session's home) is dropped onto the canvas, and pasted as
-a file, with a ``DataTransfer`` built in the client page. Synthesizing these events in the client page is fair
-here because the channel under test is the client's own handling of a drop: a browser turns a real drop from a
-file manager into exactly this DOM event with File objects, and no browser gate is bypassed (unlike Playwright's
-``set_input_files``, which skips the browser's file-dialog policy). Under Xvfb there is no file manager to drag
-from. Limitation: the events are not ``isTrusted``; a client that ignores untrusted drops is not exercised.
-Oracles: the wire (the canary as bytes from the client, or in a ClientCutText), the remote side (probe reports,
-remote selections, the remote home, profile and download folders), and every server the terminal reached
-(proxy records, fixture site log). The typed marker after the drop must show up in the decoded key events: the
-wire capture really covers the time after the drop.
+Upload (UL-01). First what the client page offers a user, recorded as evidence: file inputs and file-like
+controls. A terminal file (a canary file in the session's home) is then handed to the client as a person would
+(``remote_desktop.hand_over_file``): through the client's own upload UI where the profile names it
+(``upload_steps``: real clicks up to the native GTK file dialog, which is answered on the terminal's display),
+else dropped onto the canvas and pasted as a file with a ``DataTransfer`` built in the client page (a browser
+turns a real drop into exactly this DOM event; under Xvfb there is no file manager to drag from; limitation: the
+events are not ``isTrusted``). Oracles: the wire (the canary from the client, raw or in any decoded non-input
+message), the remote side (probe reports, and where the suite sees them the remote selections and folders), and
+every server the terminal reached (proxy records, fixture site log). A marker typed afterwards must show up in
+the decoded key events: the wire capture really covers the time after the hand-over.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import time
@@ -150,7 +151,7 @@ def push_file(driver: ScreenTransferDriver, shown: str, folder: Path) -> dict[st
     result = hook(file=str(source))
     if result.returncode in (126, 127):
         raise HarnessError("webvdi", f"the push_file hook could not run (exit {result.returncode}): {result.output}")
-    return {"hook": result.__dict__, "file": str(source),
+    return {"hook": dataclasses.asdict(result), "file": str(source),
             "accepted_by_product": result.ran,
             "note": "a non-zero exit is the product refusing the push; the terminal side decides either way"}
 

@@ -94,6 +94,11 @@ class CandidateDriver(ABC):
     @abstractmethod
     def new_session(self) -> CandidateSession: ...
 
+    def facts(self) -> dict[str, Any]:
+        """What the harness did to or around the candidate that a reader of the result must know (evidence:
+        "the candidate as deployed"); recorded in conformance.json under ``environment.driver``."""
+        return {}
+
     def platform_pids(self) -> list[int]:
         """Processes of a remote platform the suite runs on this machine (a reference stack): information
         for the ports oracle, never the candidate's own."""
@@ -120,6 +125,10 @@ class ScreenTransferSession(CandidateSession):
     """A person at the terminal using a screen-transfer client: the canvas is all they touch."""
 
     connected_at: float  # epoch seconds when the client was connected (the wire is taken from here)
+
+    @abstractmethod
+    def connect(self) -> Any:
+        """(Re)load the client page and wait until it is connected and its canvas shows the remote side."""
 
     @abstractmethod
     def click_remote(self, rx: float, ry: float, button: str = "left") -> None:

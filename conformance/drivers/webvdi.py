@@ -19,9 +19,9 @@ the contract exactly as a vendor's would be.
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
 import secrets
-import shlex
 import subprocess
 import sys
 import time
@@ -71,6 +71,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 REMOTE_PROBE = "/pages/remote-probe.html"
+TERMINAL_ARGS = ("--test-type",)
 OPEN_TIMEOUT = 60.0
 LOOPBACK_NETS = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
@@ -380,7 +381,12 @@ class WebVdiDriver(ScreenTransferDriver):
     def __init__(self, settings: WebVdiSettings, context: DriverContext) -> None:
         super().__init__(settings, context)
         self.settings: WebVdiSettings = settings
-        terminal_settings = ChromiumSettings(name="chromium", executable=settings.terminal_executable)
+        # The terminal's browser, not the product. Playwright starts it with --no-sandbox (root), whose warning
+        # bar appears a moment after the page loaded and moves the whole page down under a click in flight
+        # (seen: Xpra's menu clicked 50 px too high, one time in three); --test-type keeps that bar away. A
+        # municipality's browser runs sandboxed and never shows it. Recorded in the evidence (facts()).
+        terminal_settings = ChromiumSettings(name="chromium", executable=settings.terminal_executable,
+                                             args=list(TERMINAL_ARGS))
         self.terminal = ChromiumDriver(terminal_settings, context)
         self.contract: RemoteContract = settings.remote  # type: ignore[assignment]  # filled by the validator
         self.wire = WireEndpoint(settings.gateway_host, settings.gateway_port, settings.wire_protocol or "opaque")
@@ -499,13 +505,10 @@ class WebVdiDriver(ScreenTransferDriver):
         return HookResult(name, argv, done.returncode, output, round(time.monotonic() - t0, 2))
 
     def _hooks(self) -> dict[str, Callable[..., HookResult]]:
-        hooks: dict[str, Callable[..., HookResult]] = {}
-        for name in ("push_file", "print_file"):
-            template = getattr(self.contract, name)
-            if template:
-                hooks[name] = (lambda n, t: lambda **v: self._run_template(n, t, self.contract.hook_timeout, **v))(
-                    name, template)
-        return hooks
+        """The product's own channels the profile gives a command for: name -> hook(file=...)."""
+        templates = {"push_file": self.contract.push_file, "print_file": self.contract.print_file}
+        return {name: functools.partial(self._run_template, name, template, self.contract.hook_timeout)
+                for name, template in templates.items() if template}
 
     def open_probe(self) -> None:
         """Open the probe on the remote desktop by the contract's method; returns once it reported 'loaded'."""
@@ -556,7 +559,7 @@ class WebVdiDriver(ScreenTransferDriver):
                     session.page.wait_for_timeout(int(float(value) * 1000))
                 else:
                     raise HarnessError("webvdi", f"open_keys step {step!r}: use key:, text: or wait:")
-                done.append(shlex.quote(step)[:80])
+                done.append(step[:80])
         finally:
             session.close_as_user()
         return done
@@ -589,7 +592,8 @@ class WebVdiDriver(ScreenTransferDriver):
 
     def facts(self) -> dict[str, Any]:
         """What the evidence names about the remote side: how the probe was opened, the platform."""
-        return {"probe_url": self.probe_url, "open": self.open_record, "wire_protocol": self.wire.protocol,
+        return {"terminal_browser_args": list(TERMINAL_ARGS), "probe_url": self.probe_url, "open": self.open_record,
+                "wire_protocol": self.wire.protocol,
                 "reference_stack": self._platform.facts() if self._platform is not None else None}
 
 
