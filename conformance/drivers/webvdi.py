@@ -217,7 +217,9 @@ class WebVdiSession(ScreenTransferSession):
 
     @property
     def canvas(self) -> Any:
-        return self.page.locator(self.driver.settings.canvas_selector).first
+        # The newest match: a probe reopened on the remote desktop (its browser froze) is a new remote window
+        # drawn over the old one, which some clients (Xpra) keep as a canvas of its own.
+        return self.page.locator(self.driver.settings.canvas_selector).last
 
     # -- connecting --------------------------------------------------------------------------------
     def connect(self) -> Any:
@@ -259,7 +261,8 @@ class WebVdiSession(ScreenTransferSession):
         # Overlays (control bar, toasts, a menu, the clipboard panel fading out) must not take the click.
         while not self.canvas.evaluate("(c, [x, y]) => document.elementFromPoint(x, y) === c", [x, y]):
             if time.monotonic() > deadline:
-                raise HarnessError("webvdi-client", f"the canvas is covered at ({rx}, {ry})")
+                cover = self.page.evaluate(_ELEMENT_AT, [x, y])
+                raise HarnessError("webvdi-client", f"the canvas is covered at ({rx}, {ry}) by {cover}")
             self.page.wait_for_timeout(200)
         self.page.mouse.move(x, y)
         self.page.mouse.down(button=button)  # type: ignore[arg-type]
@@ -596,6 +599,13 @@ class WebVdiDriver(ScreenTransferDriver):
                 "wire_protocol": self.wire.protocol,
                 "reference_stack": self._platform.facts() if self._platform is not None else None}
 
+
+_ELEMENT_AT = """([x, y]) => {
+  const e = document.elementFromPoint(x, y);
+  if (!e) return 'nothing (outside the page)';
+  const w = e.closest('div.window');
+  return `${e.tagName}#${e.id}.${e.className}` + (w ? ` in window ${w.id} "${w.innerText.slice(0, 60)}"` : '');
+}"""
 
 _CANVAS_PAINTED = """(c) => {
   if (!c || c.width < 100) return false;

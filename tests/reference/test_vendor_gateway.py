@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -64,10 +66,13 @@ endpoints = [{{ host = "gateway.test", port = 443, purpose = "vendor gateway" }}
     return profile
 
 
-def test_vendor_xpra_gets_decided_verdicts(tmp_path: Path) -> None:
+def test_vendor_xpra_gets_decided_verdicts(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     ca = make_ca(tmp_path / "tls", "vendor-ca", "a vendor's gateway CA")
     leaf = make_leaf(tmp_path / "tls", "gateway", ca, ["gateway.test"])
-    with XpraStack(tmp_path / "vendor", clipboard=True, file_transfer=True, printing=False, open_url=False,
+    # A short folder: Chromium's singleton socket path under the stack's TMPDIR must fit in 107 bytes.
+    work = Path(tempfile.mkdtemp(prefix="vendor-xpra-"))
+    request.addfinalizer(lambda: shutil.rmtree(work, ignore_errors=True))
+    with XpraStack(work, clipboard=True, file_transfer=True, printing=False, open_url=False,
                    tls=(leaf.cert_path, leaf.key_path)) as stack:
         profile = vendor_profile(tmp_path, stack, ca.cert_path)
         out = tmp_path / "run"
