@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -78,6 +79,29 @@ def paste_in_remote(session: ScreenTransferSession, driver: ScreenTransferDriver
     probe.wait_for("click", "pastebox", since, timeout)
     session.press_remote("Control+v")
     return probe.wait_for("paste", "", since, timeout)
+
+
+def outbound_wire(session: ScreenTransferSession, driver: ScreenTransferDriver, network_oracle: Any, canary: str,
+                  observation: Any, settle_seconds: float, marker_prefix: str) -> tuple[WireModel | None, list, str]:
+    """After an act that handed terminal content to the client: type a marker through the canvas (the capture's
+    positive control: it must be in the decoded key events), settle, and find ``canary`` going from the client
+    to the platform other than as input. Fills ``observation`` (an ``Observation``); returns the wire model,
+    the hits and the marker."""
+    probe = driver.remote.probe
+    marker = f"{marker_prefix}{secrets.token_hex(4)}"
+    since = time.time()
+    session.click_remote(*probe.target("typebox"))
+    session.type_remote(marker)
+    observation.read("typed marker", lambda: probe.wait_for("input", marker, since, REPORT_TIMEOUT), None)
+    session.page.wait_for_timeout(int(settle_seconds * 1000))
+    model = observation.read("wire", lambda: session_wire(network_oracle, driver, session), None)
+    hits = content_hits(model, [canary], "from_client") if model is not None else []
+    if model is not None:
+        observation.read("wire", lambda: decoded(model), None)
+        if model.decodable and marker not in model.typed_text:
+            observation.blind("wire", HarnessError(f"wire-{model.protocol}", "the marker typed after the act is "
+                                                   "not in the decoded key events: the capture has a gap"))
+    return model, hits, marker
 
 
 def clipboard_texts(model: WireModel, direction: str) -> list[str]:

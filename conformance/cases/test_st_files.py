@@ -43,7 +43,7 @@ from typing import Any
 import pytest
 
 from conformance.cases.observation import Observation
-from conformance.cases.remote_desktop import content_hits, decoded, hand_over_file, session_wire, wait_until
+from conformance.cases.remote_desktop import hand_over_file, outbound_wire, wait_until
 from conformance.detectors import scan
 from conformance.drivers.base import ScreenTransferDriver, ScreenTransferSession
 from conformance.errors import HarnessError
@@ -304,19 +304,9 @@ def test_terminal_file_does_not_reach_remote(
     remote_before = files.snapshot(remote_roots) if remote_roots else None
     since = time.time()
     handed = hand_over_file(candidate_session, driver, desktop, canary, evidence)
-    marker = f"ULMARK{secrets.token_hex(4)}"
     observation = Observation()  # evidence first: a remote hit decides even when the capture has a gap
-    candidate_session.click_remote(*probe.target("typebox"))
-    candidate_session.type_remote(marker)  # after the hand-over: proves the session and the capture go on
-    observation.read("typed marker", lambda: probe.wait_for("input", marker, since, REPORT_TIMEOUT), None)
-    candidate_session.page.wait_for_timeout(int(SETTLE_SECONDS * 1000))
-    model = observation.read("wire", lambda: session_wire(network_oracle, driver, candidate_session), None)
-    on_wire = content_hits(model, [canary], "from_client") if model is not None else []
-    if model is not None:
-        observation.read("wire", lambda: decoded(model), None)
-        if model.decodable and marker not in model.typed_text:
-            observation.blind("wire", HarnessError(f"wire-{model.protocol}", "the key events typed after the "
-                                                   "hand-over are not in the decoded wire: the capture has a gap"))
+    model, on_wire, marker = outbound_wire(candidate_session, driver, network_oracle, canary, observation,
+                                           SETTLE_SECONDS, "ULMARK")
     remote: dict[str, Any] = {
         "probe_reports": [r for r in probe.reports_since(since) if canary in json.dumps(r)],
         "remote_selections": ({s: selections.read(s) for s in ("clipboard", "primary")}

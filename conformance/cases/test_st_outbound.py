@@ -20,7 +20,6 @@ capture covers the time after the act. Without a hit, an undecodable wire is ``e
 
 from __future__ import annotations
 
-import secrets
 import time
 from contextlib import ExitStack
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 import pytest
 
 from conformance.cases.observation import Observation
-from conformance.cases.remote_desktop import content_hits, decoded, hand_over_file, paste_in_remote, session_wire
+from conformance.cases.remote_desktop import hand_over_file, outbound_wire, paste_in_remote
 from conformance.drivers.base import ScreenTransferDriver, ScreenTransferSession
 from conformance.errors import HarnessError
 from conformance.plugin import not_applicable
@@ -71,23 +70,11 @@ def test_terminal_content_does_not_leave(
     clipboard_oracle: Any, desktop: Any, canary: str, evidence: Any,
 ) -> None:
     """端末の内容が画面転送の通信路で送出されない / no terminal content leaves over the wire"""
-    probe = driver.remote.probe
     observation = Observation()
-    with ExitStack() as owned:
+    with ExitStack() as owned:  # the terminal clipboard stays owned until the capture is taken
         done = act(name, candidate_session, driver, clipboard_oracle, desktop, canary, evidence, owned)
-        marker = f"STMARK{secrets.token_hex(4)}"
-        since = time.time()
-        candidate_session.click_remote(*probe.target("typebox"))
-        candidate_session.type_remote(marker)
-        observation.read("typed marker", lambda: probe.wait_for("input", marker, since, ACT_TIMEOUT), None)
-        candidate_session.page.wait_for_timeout(int(SETTLE_SECONDS * 1000))
-    model = observation.read("wire", lambda: session_wire(network_oracle, driver, candidate_session), None)
-    hits = content_hits(model, [canary], "from_client") if model is not None else []
-    if model is not None:
-        observation.read("wire", lambda: decoded(model), None)
-        if model.decodable and marker not in model.typed_text:
-            observation.blind("wire", HarnessError(f"wire-{model.protocol}", "the marker typed after the act is "
-                                                   "not in the decoded key events: the capture has a gap"))
+        model, hits, marker = outbound_wire(candidate_session, driver, network_oracle, canary, observation,
+                                            SETTLE_SECONDS, "STMARK")
     evidence.json("observation.json", {
         "requirement": "ST-03", "act": name, "canary": canary, "done": done, "typed_after": marker,
         "wire_hits": hits, "messages_to_platform": model.rows() if model is not None else None,
