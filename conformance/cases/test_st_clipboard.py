@@ -262,9 +262,12 @@ def paste_by(method: str, session: ScreenTransferSession, driver: ScreenTransfer
         probe.wait_for("click", "pastebox", since, ACT_TIMEOUT)
         session.page.wait_for_timeout(1000)  # the client has sent the terminal's clipboard after the click
         session.click_remote(*probe.target("pastebox"), button="right")
+        # The act's proof is the right click reaching the paste box: with nothing on the remote clipboard the
+        # remote browser greys out "Paste" and no paste event follows, which is the hardened outcome.
+        notes["remote_right_click"] = probe.wait_for("click", "pastebox", since, ACT_TIMEOUT,
+                                                     lambda r: (r.get("detail") or {}).get("button") == 2)
         session.page.wait_for_timeout(700)  # the remote context menu opens
         session.press_remote("p")
-        notes["remote_paste"] = probe.wait_for("paste", "", since, ACT_TIMEOUT)
         return notes, "clipboard"
     if method == "middle-click":
         stack.enter_context(clipboard_oracle.own("primary", text))
