@@ -74,15 +74,18 @@ def terminal_file(session: Any, canary: str) -> Path:
     return path
 
 
-def wait_for_dialog(desktop: Desktop, reports: PageReports, others: set[int]) -> XWindow | None:
+def wait_for_dialog(desktop: Desktop, reports: PageReports, others: set[int], page_title: str) -> XWindow | None:
     """The file dialog the click opened, or None. A browser that refuses cancels the input at once (the
     page reports ``cancel``); otherwise only the full time-out shows that no dialog is coming.
 
     Fail closed: any new dialog-sized window counts, whatever its title (a vendor's own chooser); if the
-    harness then cannot pick the file in it, the case errors instead of passing."""
+    harness then cannot pick the file in it, the case errors instead of passing. The window that shows the
+    page itself (its title carries the page's) is never the dialog, even when the display lists it only now:
+    CI saw Chromium's own window appear as "new" after the click and be taken for the chooser."""
     deadline = time.monotonic() + DIALOG_TIMEOUT
     while time.monotonic() < deadline:
-        fresh = [w for w in desktop.windows() if w.wid not in others]
+        fresh = [w for w in desktop.windows()
+                 if w.wid not in others and not (page_title and w.name.startswith(page_title))]
         titled = [w for w in fresh if FILE_DIALOG_TITLES.search(w.name)]
         sized = [w for w in fresh if w.width >= DIALOG_MIN_SIZE[0] and w.height >= DIALOG_MIN_SIZE[1]]
         if titled or sized:
@@ -162,10 +165,11 @@ def test_file_input_upload_does_not_cross(
     if reports.wait({"loaded"}, REPORT_TIMEOUT) is None:
         raise HarnessError("fixture-site", "the upload probe page never reported that it loaded")
     others = set(desktop.window_ids())  # every mapped window before the click, named or not
+    page_title = page.title()
     page.click("#file", timeout=10_000)  # a trusted click; no file-chooser listener, so no CDP interception
     if reports.wait({"clicked"}, REPORT_TIMEOUT) is None:
         raise HarnessError("fixture-site", "the page never reported the click on its file input: nothing was tested")
-    dialog = wait_for_dialog(desktop, reports, others)
+    dialog = wait_for_dialog(desktop, reports, others, page_title)
     dialog_seen = dialog.summary() if dialog is not None else None
     if dialog is not None:
         display_screenshot(evidence, desktop, "file-dialog.png")
