@@ -225,6 +225,14 @@ FILE_INPUT_OBSERVER = """() => {
 }"""
 
 
+def page_scroll(session: ScreenTransferSession) -> str:
+    """Whether the client page scrolls: a page that scrolls moves under the pointer between press and release
+    (Xpra's client focuses a hidden text box on every press), so a click can land on something else."""
+    x, y, height, inner = session.page.evaluate(
+        "[scrollX, scrollY, document.documentElement.scrollHeight, innerHeight]")
+    return f"page scrolled to ({x}, {y}), {height} px high in a {inner} px viewport"
+
+
 def answer_file_dialog(session: ScreenTransferSession, desktop: Any, path: Path) -> dict[str, Any]:
     """The client's upload UI opens the native file dialog: type the path and press Open, as a person would.
 
@@ -253,7 +261,8 @@ def answer_file_dialog(session: ScreenTransferSession, desktop: Any, path: Path)
         raise HarnessError("native-dialog", f"the client's upload UI ({attempts[-1]}) opened no file dialog in "
                                             f"{len(attempts)} attempts (file input clicks: {inputs}; new windows: "
                                             f"{fresh}; page errors: {page_errors[-5:]}; pointer: "
-                                            f"{session.page.evaluate('window.__stPointer')[-9:]})")
+                                            f"{session.page.evaluate('window.__stPointer')[-9:]}; "
+                                            f"{page_scroll(session)})")
     desktop.pick_file(dialog, path)
     return {"attempts": attempts, "file_input_clicks": inputs, "dialog": dialog.summary(),
             "dialog_closed": desktop.wait_until_gone(dialog, 10)}
@@ -278,8 +287,8 @@ def hand_over_file(session: ScreenTransferSession, driver: ScreenTransferDriver,
             scratch.unlink(missing_ok=True)
             # A person whose menu does nothing reloads the client and tries again (seen with Xpra's menu about
             # one session in six: no click reached its file input, however often repeated); once, recorded.
-            session.connect()
             try:
+                session.connect()
                 upload = answer_file_dialog(session, desktop, source)
             except HarnessError as second:
                 raise HarnessError(second.component, f"{second.reason} (also before reconnecting: {first.reason})") \

@@ -70,6 +70,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "canvas_shows": "window",
     },
 }
+UPLOAD_ACTIONS = ("click", "hover")  # how one step of upload_steps is done (see WebVdiSettings)
 REMOTE_PROBE = "/pages/remote-probe.html"
 TERMINAL_ARGS = ("--test-type",)
 OPEN_TIMEOUT = 60.0
@@ -156,13 +157,24 @@ class WebVdiSettings(DriverSettings):
     canvas_shows: Literal["screen", "window"] | None = None  # the whole remote screen, or the probe's window
     clipboard_panel: str | None = None  # the client's own clipboard text box, if it has one
     clipboard_button: str | None = None  # what opens that panel
-    upload_steps: list[str] | None = None  # "hover:SEL" / "click:SEL" to the client's own upload entry
+    # The client's own upload UI up to the file dialog: "click:SEL" or "hover:SEL", SEL a Playwright selector.
+    upload_steps: list[str] | None = None
     wire_protocol: str | None = None  # a decoder of oracles.wire ("rfb", "xpra") or "opaque"
     # Permissions a user grants the client's origin when the browser asks ("clipboard-read", ...).
     terminal_permissions: list[str] = Field(default_factory=list)
     remote: RemoteContract | None = None
     reference_stack: ReferenceStack | None = None
     terminal_executable: Path = Path("/usr/lib/chromium/chromium")
+
+    @field_validator("upload_steps")
+    @classmethod
+    def _upload_steps(cls, steps: list[str] | None) -> list[str] | None:
+        for step in steps or []:
+            action, _, selector = step.partition(":")
+            if action not in UPLOAD_ACTIONS or not selector.strip():
+                raise ValueError(f"upload step {step!r} is not ACTION:SELECTOR with ACTION one of "
+                                 f"{', '.join(UPLOAD_ACTIONS)} (e.g. \"click:#menu a.upload\")")
+        return steps
 
     @field_validator("gateway_ca", mode="before")
     @classmethod

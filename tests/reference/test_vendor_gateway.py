@@ -33,7 +33,7 @@ DECIDED = ["CLIP-01", "CLIP-02", "DL-01", "UL-01", "PRN-01", "ST-01", "ST-03"]
 OPEN = {"CLIP-01", "CLIP-02", "DL-01", "UL-01", "ST-01", "ST-03"}
 REMOTE_CHROMIUM = ("/usr/lib/chromium/chromium --no-sandbox --test-type --no-first-run --no-default-browser-check "
                    "--disable-background-networking --disable-component-update --password-store=basic --disable-gpu "
-                   "--kiosk-printing --force-device-scale-factor=1 --window-size=1280,720 --window-position=0,60")
+                   "--kiosk-printing --force-device-scale-factor=1 --window-size=1280,600 --window-position=0,100")
 
 
 def vendor_profile(folder: Path, stack: XpraStack, ca_pem: Path) -> Path:

@@ -52,6 +52,18 @@ def test_a_lab_address_needs_the_explicit_flag() -> None:
     assert validate({**VENDOR, "remote": {**remote, "probe_address": "127.0.0.1:18080"}}).remote.probe_host
 
 
+@pytest.mark.parametrize("step", ["tap:#menu a", "click:", "#menu a", "hover: "])
+def test_a_malformed_upload_step_is_refused(step: str) -> None:
+    with pytest.raises(InputError) as exc:
+        validate({**VENDOR, "remote": OPEN_BY_COMMAND, "upload_steps": ["click:#menu", step]})
+    assert exc.value.field.startswith("driver.upload_steps") and "click, hover" in exc.value.problem
+
+
+def test_upload_steps_take_clicks_and_hovers() -> None:
+    steps = ["click:#menu", "hover:text=Server", "click:a:text-is('Upload file')"]
+    assert validate({**VENDOR, "remote": OPEN_BY_COMMAND, "upload_steps": steps}).upload_steps == steps
+
+
 def test_a_malformed_probe_address_is_refused() -> None:
     with pytest.raises(InputError) as exc:
         validate({**VENDOR, "remote": {**OPEN_BY_COMMAND, "probe_address": "localhost"}})
