@@ -32,30 +32,43 @@ def expected_verdicts() -> dict[str, dict[str, str]]:
 
 EXPECTED = expected_verdicts()
 # Keys of a candidate's table that are settings, not requirement IDs:
-#   _scope = "listed"  a reference variant open on one channel is run for its listed requirements only;
-#   _slow = true       a costly variant, left out of the default run (`pytest -m slow`).
-SETTINGS = ("_scope", "_slow")
+#   _scope = "listed"          a reference variant open on one channel is run for its listed requirements only;
+#   _slow = true               a costly variant, left out of the default run (`pytest -m slow`);
+#   _slow_requirements = [ID]  these verdicts of the candidate are asserted with `-m slow` only (what another
+#                              reference already proves in the default run); the default run leaves them out.
+SETTINGS = ("_scope", "_slow", "_slow_requirements")
 
 
-def _marks(candidate: str) -> list[pytest.MarkDecorator]:
-    return [pytest.mark.slow] if EXPECTED[candidate].get("_slow") else []
+def _marks(candidate: str, requirement: str | None = None) -> list[pytest.MarkDecorator]:
+    slow = EXPECTED[candidate].get("_slow") or requirement in EXPECTED[candidate].get("_slow_requirements", [])
+    return [pytest.mark.slow] if slow else []
 
 
 def _verdicts(candidate: str) -> dict[str, str]:
     return {k: v for k, v in EXPECTED[candidate].items() if k not in SETTINGS}
 
 
-CASES = [pytest.param(c, rid, v, marks=_marks(c), id=f"{c}-{rid}")
+CASES = [pytest.param(c, rid, v, marks=_marks(c, rid), id=f"{c}-{rid}")
          for c in sorted(EXPECTED) for rid, v in sorted(_verdicts(c).items())]
 CANDIDATE_PARAMS = [pytest.param(c, marks=_marks(c), id=c) for c in sorted(EXPECTED)]
 
 
 class ReferenceRuns:
-    """Each reference candidate is run once, when a selected test first needs it (slow ones only with -m slow)."""
+    """Each reference candidate is run once, when a selected test first needs it (slow ones only with -m slow),
+    for the requirements whose verdict tests this session selected: all of them is a full run."""
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, selected: dict[str, set[str]]) -> None:
         self.out = out
+        self.selected = selected
         self.documents: dict[str, dict[str, Any] | AssertionError] = {}
+
+    def requirements(self, name: str) -> list[str]:
+        """The --requirement options of the run: none for a full run."""
+        expected = set(_verdicts(name))
+        wanted = self.selected.get(name) or expected
+        if wanted == expected and EXPECTED[name].get("_scope") != "listed":
+            return []
+        return sorted(wanted)
 
     def __getitem__(self, name: str) -> dict[str, Any]:
         if name not in self.documents:
@@ -70,10 +83,9 @@ class ReferenceRuns:
 
     def _run(self, name: str) -> dict[str, Any]:
         target = self.out / name
-        listed = EXPECTED[name].get("_scope") == "listed"
         proc = subprocess.run(
             [sys.executable, "-m", "conformance.cli", "run", "--candidate", str(CANDIDATES / f"{name}.toml"),
-             "--out", str(target), *(f"--requirement={rid}" for rid in _verdicts(name) if listed)],
+             "--out", str(target), *(f"--requirement={rid}" for rid in self.requirements(name))],
             capture_output=True, text=True, timeout=1200,
         )  # fmt: skip
         print(proc.stdout[-6000:], proc.stderr[-3000:], sep="\n")
@@ -85,8 +97,13 @@ class ReferenceRuns:
 
 
 @pytest.fixture(scope="session")
-def reference_runs(tmp_path_factory: pytest.TempPathFactory) -> ReferenceRuns:
-    return ReferenceRuns(tmp_path_factory.mktemp("reference-runs"))
+def reference_runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> ReferenceRuns:
+    selected: dict[str, set[str]] = {}
+    for item in request.session.items:
+        params = getattr(item, "callspec", None) and item.callspec.params
+        if params and item.originalname == "test_reference_verdict":
+            selected.setdefault(params["candidate"], set()).add(params["requirement"])
+    return ReferenceRuns(tmp_path_factory.mktemp("reference-runs"), selected)
 
 
 @pytest.mark.reference
