@@ -484,14 +484,14 @@ def evidence(conformance_run: ConformanceRun, request: pytest.FixtureRequest) ->
 
 # -- channel oracles (function scope: each proves itself before a case relies on it) ---------------
 @pytest.fixture
-def clipboard_oracle(display: Any) -> Any:
+def clipboard_oracle(display: Any, conformance_run: ConformanceRun) -> Any:
     """The X selections of the candidate's display, after a positive control on this display."""
     from conformance.detectors import make_canary
     from conformance.oracles.clipboard import ClipboardOracle
 
     if display is None:
         raise HarnessError("Xvfb", "the clipboard oracle needs a display; do not run headless")
-    oracle = ClipboardOracle(display.env)
+    oracle = ClipboardOracle(display.env, log_dir=conformance_run.work_dir / "logs")  # xclip's logs: not in /tmp
     for selection in ("clipboard", "primary"):
         oracle.positive_control(make_canary("CONTROL"), selection)
         oracle.clear(selection)

@@ -432,8 +432,12 @@ def test_stack_through_novnc(server: ServerKind, clipboard: str, probe_site: Pro
             assert local_downloads == []
             assert home_downloads() == home_before
             # The probe's heartbeat (every 2 s) is how the suite tells a live remote side from a dead one.
-            beats = [r["detail"]["n"] for r in probe_site.events(session, "alive")]
-            assert len(beats) >= 2 and beats == sorted(beats), beats
+            def beats() -> list[int]:
+                return [r["detail"]["n"] for r in probe_site.events(session, "alive")]
+
+            # A second beat within two periods (CI once got here with only the first one reported).
+            assert wait_until(page, lambda: len(beats()) >= 2, 5) is not None, beats()
+            assert beats() == sorted(beats()), beats()
 
             page.wait_for_timeout(300)  # let the last frames in
             wire = rfb.parse_messages(tap.frames)
