@@ -387,6 +387,18 @@ def seed_remote_browser_profile(profile_dir: Path, downloads_dir: Path) -> None:
     (default / "Preferences").write_text(json.dumps(prefs))
 
 
+def remove_singleton_dir(profile_dir: Path) -> None:
+    """Remove the folder a stopped Chromium kept its singleton socket in (``$TMPDIR/org.chromium.Chromium.*``):
+    Chromium deletes it only on a clean exit, and the stack stops its remote browser with a signal. Only the
+    folder the profile's own ``SingletonSocket`` link names is touched."""
+    try:
+        folder = Path(os.readlink(profile_dir / "SingletonSocket")).parent
+    except OSError:
+        return  # no link: the browser never started, or cleaned up itself
+    if folder.name.startswith("org.chromium.Chromium.") and folder.is_dir():
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 class VncStack:
     """Context manager for the reference screen-transfer stack; see the module docstring.
 
@@ -537,6 +549,7 @@ class VncStack:
             except Exception as exc:
                 failures.append(f"{name}: {exc}")
         self._xclips.clear()
+        remove_singleton_dir(self.remote_profile_dir)
         atexit.unregister(self.stop)
         if failures:
             raise HarnessError("vnc-stack", "could not stop: " + "; ".join(failures))

@@ -453,6 +453,9 @@ def test_stack_through_novnc(server: ServerKind, clipboard: str, probe_site: Pro
             denied = "failed" in override.stderr
             # open keeps TigerVNC's default AllowOverride; the other profiles must refuse the change.
             assert denied == (clipboard != "open"), override.stderr
+    # The remote browser was stopped with a signal: its singleton folder in $TMPDIR went with the stack.
+    singleton = stack.remote_profile_dir / "SingletonSocket"
+    assert not singleton.is_symlink() or not Path(os.readlink(singleton)).parent.exists(), os.readlink(singleton)
 
     print(f"\n[timing] {server}/{clipboard}: bring-up {bringup:.2f} s "
           f"({', '.join(f'{k} {v:.2f}' for k, v in stack.bringup_seconds.items())}); warm-up {warm:.1f} s; "
