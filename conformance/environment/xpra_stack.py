@@ -333,6 +333,8 @@ class XpraStack:
             "HOME": str(self.remote_home), "XDG_RUNTIME_DIR": str(self.runtime_dir),
             "XAUTHORITY": str(self.xauthority), "XDG_CONFIG_DIRS": f"{self.config_dir}:/etc/xdg",
             "TMPDIR": str(self.tmp_dir),
+            # Mesa (GLX in xpra's Xvfb) would otherwise keep a shader cache in the real ~/.cache.
+            "MESA_SHADER_CACHE_DIR": str(self.tmp_dir / "mesa"), "MESA_GLSL_CACHE_DIR": str(self.tmp_dir / "mesa"),
             "DBUS_SESSION_BUS_ADDRESS": "disabled:", "USER": user, "LOGNAME": user,
             # No scheduler answers here: lpadmin (printing=True) can never touch the host's CUPS.
             "CUPS_SERVER": str(self.work_dir / "no-cupsd.sock"),

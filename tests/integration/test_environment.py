@@ -125,12 +125,13 @@ def display() -> Iterator[Display]:
 
 
 @pytest.fixture()
-def browser_env(tmp_path: Path) -> dict[str, str]:
-    """Keep Chromium's crashpad and config writes out of the real home directory."""
+def browser_env(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Keep Chromium's crashpad and config writes out of the real home directory, and its singleton folder out
+    of /tmp (a short TMPDIR: the socket path inside must fit in 107 bytes)."""
     home = tmp_path / "home"
     home.mkdir()
     return {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
-            "XDG_CACHE_HOME": str(home / ".cache")}
+            "XDG_CACHE_HOME": str(home / ".cache"), "TMPDIR": str(tmp_path_factory.mktemp("t"))}
 
 
 def _canary(prefix: str = "CANARY") -> str:

@@ -229,9 +229,14 @@ def probe_site(tracker: Tracker) -> Iterator[ProbeSite]:
 
 
 @pytest.fixture(scope="module")
-def browser(tracker: Tracker) -> Iterator[Browser]:
+def browser(tracker: Tracker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    # Chromium's crash-report, dconf, PulseAudio and shader-cache folders land here, not in ~ or /tmp.
+    home, runtime, tmp = (tmp_path_factory.mktemp(name) for name in ("terminal-home", "terminal-run", "terminal-tmp"))
+    runtime.chmod(0o700)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    env.update({"HOME": str(home), "XDG_RUNTIME_DIR": str(runtime), "TMPDIR": str(tmp)})
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=TERMINAL_CHROMIUM, headless=True)
+        b = pw.chromium.launch(executable_path=TERMINAL_CHROMIUM, headless=True, env=env)
         yield b
         b.close()
 
