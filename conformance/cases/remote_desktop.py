@@ -285,8 +285,8 @@ def hand_over_file(session: ScreenTransferSession, driver: ScreenTransferDriver,
             scratch = desktop.screenshot(evidence.path(".display.png"))  # what the terminal's screen showed
             evidence.file(scratch, "display-no-file-dialog.png")
             scratch.unlink(missing_ok=True)
-            # A person whose menu does nothing reloads the client and tries again (seen with Xpra's menu about
-            # one session in six: no click reached its file input, however often repeated); once, recorded.
+            # A person whose menu does nothing reloads the client and tries again; once, recorded. (Seen with Xpra
+            # when the remote window was taller than the page: the page scrolled between press and release.)
             try:
                 session.connect()
                 upload = answer_file_dialog(session, desktop, source)
