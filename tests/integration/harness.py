@@ -1,4 +1,5 @@
-"""Running the real CLI as a user would, with one tool taken away (shared by the integration tests)."""
+"""Shared by the integration tests: the real CLI run as a user would (with one tool taken away), and a private
+environment for the tests' own browsers."""
 
 from __future__ import annotations
 
@@ -52,3 +53,13 @@ def run_conformance(
     if not result.is_file():
         raise AssertionError(f"the run wrote no result (exit {proc.returncode})")
     return proc.returncode, json.loads(result.read_text(encoding="utf-8"))
+
+
+def private_browser_env(tmp_path_factory: Any) -> dict[str, str]:
+    """An environment for a test's own Chromium: its crash-report, dconf, NSS, PulseAudio, shader-cache and
+    singleton folders land in pytest's temporary folders, never in the real HOME or /tmp."""
+    home, runtime, tmp = (tmp_path_factory.mktemp(name) for name in ("terminal-home", "terminal-run", "terminal-tmp"))
+    runtime.chmod(0o700)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    env.update({"HOME": str(home), "XDG_RUNTIME_DIR": str(runtime), "TMPDIR": str(tmp)})
+    return env

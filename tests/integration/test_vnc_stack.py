@@ -32,6 +32,7 @@ from playwright.sync_api import Browser, Page, WebSocket, sync_playwright
 from conformance.environment.vnc_stack import SERVER_COMPONENT, ServerKind, VncStack
 from conformance.errors import HarnessError
 from conformance.oracles import rfb
+from tests.integration.harness import private_browser_env
 
 PROBE_PAGE = Path(__file__).resolve().parents[2] / "conformance" / "site" / "pages" / "remote-probe.html"
 TERMINAL_CHROMIUM = "/usr/bin/chromium"
@@ -230,11 +231,7 @@ def probe_site(tracker: Tracker) -> Iterator[ProbeSite]:
 
 @pytest.fixture(scope="module")
 def browser(tracker: Tracker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    # Chromium's crash-report, dconf, PulseAudio and shader-cache folders land here, not in ~ or /tmp.
-    home, runtime, tmp = (tmp_path_factory.mktemp(name) for name in ("terminal-home", "terminal-run", "terminal-tmp"))
-    runtime.chmod(0o700)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
-    env.update({"HOME": str(home), "XDG_RUNTIME_DIR": str(runtime), "TMPDIR": str(tmp)})
+    env = private_browser_env(tmp_path_factory)
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=TERMINAL_CHROMIUM, headless=True, env=env)
         yield b

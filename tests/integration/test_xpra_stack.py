@@ -37,6 +37,7 @@ from playwright.sync_api import Browser, Page, WebSocket, sync_playwright
 from conformance.environment.tls import CertPair, make_ca, make_leaf
 from conformance.environment.xpra_stack import XpraStack, xpra_installed
 from conformance.errors import HarnessError
+from tests.integration.harness import private_browser_env
 
 CHROMIUM = "/usr/lib/chromium/chromium"  # the real binary: remote program and terminal browser
 NEEDED = ("Xvfb", "xclip", "xdotool", CHROMIUM)
@@ -135,11 +136,7 @@ def tracker() -> Iterator[Tracker]:
 
 @pytest.fixture(scope="module")
 def browser(tracker: Tracker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    # Chromium's crash-report, NSS and PulseAudio folders land here, not in ~ or /tmp.
-    home, runtime, tmp = (tmp_path_factory.mktemp(name) for name in ("terminal-home", "terminal-run", "terminal-tmp"))
-    runtime.chmod(0o700)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
-    env.update({"HOME": str(home), "XDG_RUNTIME_DIR": str(runtime), "TMPDIR": str(tmp)})
+    env = private_browser_env(tmp_path_factory)
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, env=env)
         yield b

@@ -31,6 +31,11 @@ def expected_verdicts() -> dict[str, dict[str, str]]:
 
 
 EXPECTED = expected_verdicts()
+for _name, _table in EXPECTED.items():  # a mistyped ID would otherwise leave a verdict in the default run unnoticed
+    _unknown = set(_table.get("_slow_requirements", [])) - set(_table)
+    if _unknown:
+        raise ValueError(f"expected/*.toml [{_name}] _slow_requirements names {sorted(_unknown)}, which the table "
+                         "does not list: give each its expected verdict, or remove it")
 # Keys of a candidate's table that are settings, not requirement IDs:
 #   _scope = "listed"          a reference variant open on one channel is run for its listed requirements only;
 #   _slow = true               a costly variant, left out of the default run (`pytest -m slow`);
