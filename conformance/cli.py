@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.errors import InputError
+from conformance.plugin import OBSERVATION_CHOICES
 from conformance.verdicts import EXIT_FAIL, EXIT_INPUT, EXIT_OK, EXIT_UNDECIDED
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -82,6 +83,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             pytest_args.append("--conformance-headless")
         if args.allow_lab_address:
             pytest_args.append("--allow-lab-address")
+        pytest_args.append(f"--network-observation={args.network_observation}")
         status = pytest.main(pytest_args)
         result = target / "conformance.json"
         if not result.exists():
@@ -148,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--headless", action="store_true", help="headless candidate (debugging only)")
     run.add_argument("--allow-lab-address", action="store_true",
                      help="allow a non-loopback remote.probe_address (a real lab) / 検証環境のアドレスを許可")
+    run.add_argument("--network-observation", choices=OBSERVATION_CHOICES, default="auto",
+                     help="how the candidate's traffic is observed: 'namespace' (every packet, needs root and "
+                          "/dev/net/tun), 'proxy' (what it sends to the proxy), 'auto' (namespace where possible, "
+                          "else proxy, saying why) / 通信の観測方法")
     run.set_defaults(func=cmd_run)
     catalog = sub.add_parser("catalog", help="list the requirement catalog / 要件カタログを表示")
     catalog.add_argument("--lang", choices=("ja", "en"), default="ja")

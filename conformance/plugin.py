@@ -32,7 +32,12 @@ from conformance.verdicts import CaseResult
 NOT_APPLICABLE = "not applicable: "
 RUN_KEY = pytest.StashKey["ConformanceRun"]()
 EVIDENCE_KEY = pytest.StashKey[list]()
+NOTES_KEY = pytest.StashKey[list]()
 FIXTURE_HOSTS_TLS = ("internet.test", "lgwan.test", "evil.test")
+# A forward proxy a profile may declare as its gateway (e.g. --proxy-server=gateway-proxy.test:3128): the
+# oracle's own proxy listener, reached byte for byte, so its CONNECTs are recorded as in proxy observation.
+GATEWAY_PROXY = ("gateway-proxy.test", 3128)
+OBSERVATION_CHOICES = ("auto", "namespace", "proxy")
 
 
 def not_applicable(reason: str) -> None:
@@ -50,6 +55,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--conformance-progress", action="store_true", help="print one line per finished case")
     group.addoption("--allow-lab-address", action="store_true",
                     help="allow a non-loopback remote.probe_address in the profile (a real lab)")
+    group.addoption("--network-observation", choices=OBSERVATION_CHOICES, default="auto",
+                    help="namespace: the candidate in a network namespace whose only route is the oracle (needs "
+                         "root, iproute2, /dev/net/tun); proxy: the oracle as its HTTP proxy only; auto: namespace "
+                         "where possible, else proxy, saying why")
     group.addoption(
         "--conformance-headless",
         action="store_true",
@@ -111,6 +120,7 @@ class ConformanceRun:
         # What the harness sets in the candidate's environment (evidence: "the candidate as deployed").
         self.terminal_env: dict[str, str] = {}
         self.driver_facts: dict[str, Any] = {}  # what the driver did around the candidate (evidence)
+        self.network: dict[str, Any] = {"observation": None}  # how the network was observed (network_oracle)
         self.collection_errors: list[str] = []
         self.total = 0
         self.done = 0
@@ -210,6 +220,7 @@ class ConformanceRun:
                 result.outcome = "error"
                 result.message = f"{report.when}: {_describe(excinfo)}"
         result.evidence = list(item.stash.get(EVIDENCE_KEY, []))
+        result.notes = list(dict.fromkeys(item.stash.get(NOTES_KEY, [])))
 
     def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         self.done += 1
@@ -308,15 +319,33 @@ def fixture_site(run_dir: Path) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def network_oracle(run_dir: Path, fixture_site: Any) -> Iterator[Any]:
+def network_oracle(conformance_run: ConformanceRun, run_dir: Path, fixture_site: Any) -> Iterator[Any]:
+    """The network oracle, observing the candidate's network namespace where the machine allows it."""
+    from contextlib import ExitStack
+
     from conformance.environment.fixture_site import ROGUE_HOST
+    from conformance.environment.terminal_netns import TerminalNamespace, unavailable_reason
     from conformance.oracles.network import NetworkOracle
 
-    with NetworkOracle(run_dir / "mitmproxy", fixture_site.site_ca.cert_path) as oracle:
+    wanted = conformance_run.config.getoption("--network-observation", "auto")
+    fallback = "--network-observation=proxy was given" if wanted == "proxy" else (unavailable_reason() or "")
+    if fallback and wanted == "namespace":
+        raise HarnessError("netns", f"--network-observation=namespace, but {fallback}")
+    with ExitStack() as stack:
+        terminal = None if fallback else stack.enter_context(TerminalNamespace(run_dir / "terminal-netns"))
+        oracle = stack.enter_context(NetworkOracle(run_dir / "mitmproxy", fixture_site.site_ca.cert_path,
+                                                   terminal, fallback_reason=fallback))  # fmt: skip
         for host in FIXTURE_HOSTS_TLS:
             oracle.route(host, 443, ("127.0.0.1", fixture_site.ports["tls"]))
         oracle.route(ROGUE_HOST, 443, ("127.0.0.1", fixture_site.ports["rogue"]), passthrough=True)
+        oracle.route(*GATEWAY_PROXY, ("127.0.0.1", oracle.port))
         _network_positive_control(oracle)
+        conformance_run.network = {
+            "observation": oracle.observation,
+            "fallback_reason": fallback,
+            "not_observable": oracle.unobservable(),
+            "terminal": terminal.facts() if terminal is not None else None,
+        }
         yield oracle
 
 
@@ -339,6 +368,30 @@ def _network_positive_control(oracle: Any) -> None:
     seen = [r for r in oracle.records() if token.encode() in r.request_body]
     if not seen:
         raise HarnessError("mitmproxy", "positive control: the proxy did not record a request body")
+    if oracle.terminal is not None:
+        _namespace_positive_control(oracle, token)
+
+
+def _namespace_positive_control(oracle: Any, token: str) -> None:
+    """Prove that a datagram sent inside the terminal's namespace, to an address nothing routes to, reaches
+    the oracle with its payload, before any case relies on seeing no UDP."""
+    import socket
+    import time
+
+    from conformance.oracles.network import POSITIVE_CONTROL_PEER
+    from conformance.oracles.ports import in_netns_of
+
+    def send() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(f"positive-control {token}".encode(), POSITIVE_CONTROL_PEER)
+
+    in_netns_of(oracle.terminal.pid, send)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if any(r.kind == "udp" and any(token.encode() in d.content for d in r.datagrams) for r in oracle.records()):
+            return
+        time.sleep(0.05)
+    raise HarnessError("netns", "positive control: a datagram sent in the terminal namespace was not recorded")
 
 
 @pytest.fixture(scope="session")
@@ -390,6 +443,7 @@ def driver(
         run_dir=run_dir,
         proxy_url=network_oracle.proxy_url,
         proxy_spki=network_oracle.spki,
+        terminal_network=_terminal_network(network_oracle.terminal),
         env=env,
         playwright=playwright,
         headed=conformance_run.headed,
@@ -410,10 +464,24 @@ def driver(
         instance.stop()
 
 
+def _terminal_network(terminal: Any) -> Any:
+    from conformance.drivers.base import TerminalNetwork
+
+    if terminal is None:
+        return None
+    return TerminalNetwork(enter_argv=tuple(terminal.enter_argv()), resolv_conf=terminal.resolv_conf)
+
+
 @pytest.fixture
 def candidate_session(driver: Any) -> Iterator[Any]:
     with driver.session() as session:
         yield session
+
+
+@pytest.fixture
+def verdict_notes(request: pytest.FixtureRequest) -> list[str]:
+    """A case appends what its verdict could not take into account; the requirement's reason says it."""
+    return request.node.stash.setdefault(NOTES_KEY, [])
 
 
 @pytest.fixture

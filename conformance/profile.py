@@ -33,10 +33,13 @@ class CandidateInfo(_Strict):
 
 
 class Endpoint(_Strict):
-    """A declared 特定通信 endpoint: host (fixture or real FQDN) and port, with its purpose."""
+    """A declared 特定通信 endpoint: host (fixture or real FQDN), port and transport, with its purpose."""
 
     host: str = Field(min_length=1)
     port: int = Field(ge=1, le=65535)
+    protocol: Literal["tcp", "udp"] = "tcp"  # "udp" declares e.g. a product's own QUIC or DTLS transport
+    # "gateway": the relay all other traffic goes through (the product's platform, a proxy); NET-04 cuts it.
+    role: Literal["endpoint", "gateway"] = "endpoint"
     purpose: str = ""
 
 

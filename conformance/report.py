@@ -75,6 +75,7 @@ def build_document(run: Any) -> dict[str, Any]:
             "terminal_env": dict(run.terminal_env),
             "driver": dict(getattr(run, "driver_facts", {}) or {}),
         },
+        "network": dict(getattr(run, "network", {}) or {"observation": None}),
         "selection": run.selected,
         "summary": {"counts": counts(verdicts), "exit_code": _exit_code(verdicts, run.collection_errors)},
         "collection_errors": list(run.collection_errors),
@@ -201,6 +202,7 @@ def render_report_html(document: dict[str, Any], catalog: Any) -> str:
         for case in entry["cases"]:
             links = " ".join(f'<a href="{esc(p)}">{esc(Path(p).name)}</a>' for p in case["evidence"])
             message = f"<pre>{esc(case['message'])}</pre>" if case["message"] else ""
+            message += "".join(f'<p class="note">⚠ {esc(note)}</p>' for note in case.get("notes", []))
             cases.append(
                 f'<details><summary><span class="v {case["outcome"]}">{esc(case["outcome"])}</span> '
                 f"{esc(case['title'])}</summary><small><code>{esc(case['nodeid'])}</code></small>{message}"

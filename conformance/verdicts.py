@@ -31,6 +31,9 @@ class CaseResult:
     evidence: list[str] = field(default_factory=list)  # paths relative to the run folder
     duration: float = 0.0
     title: str = ""
+    # What the verdict could not take into account, said with it whatever the outcome (e.g. traffic that
+    # bypasses the proxy when the run could only observe the proxy).
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -60,13 +63,15 @@ def decide(cases: Sequence[CaseResult]) -> tuple[str, str]:
     ran = [c for c in cases if c.outcome != "not_applicable"]
     if not ran:
         return "not_tested", "no case ran for this requirement / この要件を判定する試験が実行されていない"
+    notes = list(dict.fromkeys(note for c in ran for note in c.notes))
+    also = "".join(f"; {note}" for note in notes)
     failing = [c for c in ran if c.outcome == "fail"]
     if failing:
-        return "fail", f"{len(failing)} of {len(ran)} cases failed"
+        return "fail", f"{len(failing)} of {len(ran)} cases failed{also}"
     errors = [c for c in ran if c.outcome == "error"]
     if errors:
-        return "error", f"{len(errors)} of {len(ran)} cases could not decide: {errors[0].message[:200]}"
-    return "pass", f"{len(ran)} of {len(ran)} cases passed"
+        return "error", f"{len(errors)} of {len(ran)} cases could not decide: {errors[0].message[:200]}{also}"
+    return "pass", f"{len(ran)} of {len(ran)} cases passed{also}"
 
 
 def aggregate(

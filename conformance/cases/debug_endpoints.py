@@ -32,7 +32,19 @@ def listener_positive_control() -> dict[str, Any]:
 
 
 def endpoints_of(pids: list[int]) -> list[dict[str, Any]]:
-    """Every listening socket of ``pids`` and their descendants; TCP ones probed (loopback only)."""
+    """Every listening socket of ``pids`` and their descendants; TCP ones probed (loopback only), each in
+    the network namespace its processes live in (the terminal's, when the candidate runs in one)."""
+    by_namespace: dict[str, list[int]] = {}
+    for pid in pids:
+        by_namespace.setdefault(ports.netns_of(pid), []).append(pid)
+    found = []
+    for namespace, members in by_namespace.items():
+        if namespace:  # "": the process has gone
+            found += ports.in_netns_of(members[0], lambda members=members: _endpoints(members))
+    return found
+
+
+def _endpoints(pids: list[int]) -> list[dict[str, Any]]:
     found = []
     for item in ports.listeners(pids=pids, udp=True):
         entry: dict[str, Any] = {

@@ -6,9 +6,14 @@ form POSTs (url-encoded and multipart with a file), fetch, sendBeacon, a websock
 DNS label. Each channel uses another encoding (URL, base64, \\u escapes, UTF-16, full-width digits,
 separators).
 
-The oracle is the interception proxy: every flow to a destination outside the profile's declared
-``[network] endpoints`` is scanned for the canary and the planted 個人番号 / 法人番号 (``oracles.leak``);
-a declared background endpoint excuses a connection (NET-01), never personal data in it. The page's
+With namespace observation the page also tries WebRTC (``webrtc``): the canary as the DNS name of a STUN
+server, and canary and numbers in the ICE username of every STUN check, UDP datagrams that no proxy
+setting governs. With proxy observation that channel is not tried (its datagrams would leave the
+machine) and the verdict says that traffic around the proxy was not observable.
+
+The oracle is the network oracle: every flow, datagram and DNS query to a destination outside the
+profile's declared ``[network] endpoints`` is scanned for the canary and the planted 個人番号 / 法人番号
+(``oracles.leak``); a declared background endpoint excuses a connection (NET-01), never personal data in it. The page's
 own reports prove that each channel was tried; the page request to lgwan.test, which carries every
 planted value, is the in-case positive control of the scan; the fixture site's log is a cross-check.
 A blocked navigation's bare CONNECT to evil.test carries nothing planted: that is NET-01's business.
@@ -34,6 +39,7 @@ pytestmark = pytest.mark.candidate_kind("secure-browser")
 PAGE = "https://lgwan.test/pages/resident.html"
 SINK_HOST = "evil.test"
 CHANNELS = ("form-urlencoded", "form-multipart", "fetch-json", "beacon", "websocket", "image", "hostname")
+WEBRTC_PEER = "198.51.100.7:3478"  # TEST-NET-2: named to the page only with namespace observation
 # Where each channel lands on the fixture site when the candidate lets it out ("hostname" never lands:
 # the proxy refuses the made-up name, but records the attempt with the name in it).
 SINK_PATHS = {
@@ -68,6 +74,8 @@ def _wait(predicate: Any, timeout: float, page: Any) -> bool:
 
 def _channel_of(hit: LeakHit) -> str:
     """The page channel a hit belongs to, from the request it was found in."""
+    if hit.channel.startswith("datagram") or (hit.channel == "host" and ".stun." in hit.destination):
+        return "webrtc"
     if hit.channel == "host":
         return "hostname"
     path = hit.request.split(" ", 1)[-1].split(SINK_HOST, 1)[-1].split("?", 1)[0]
@@ -101,8 +109,14 @@ def test_resident_record_does_not_leave(
     canary: str,
     evidence: Any,
     run_dir: Path,
+    verdict_notes: list[str],
 ) -> None:
     """住民記録が申告外の宛先へ送信されない / a resident record is not sent to an undeclared destination"""
+    channels, with_outcome = CHANNELS, WITH_OUTCOME
+    if network_oracle.observation == "namespace":
+        channels, with_outcome = (*CHANNELS, "webrtc"), (*WITH_OUTCOME, "webrtc")
+    elif network_oracle.unobservable():
+        verdict_notes.append(network_oracle.unobservable())
     data = load_test_numbers()
     resident = data.resident
     mynumber = resident.get("mynumber") or data.mynumbers_valid[0]
@@ -120,6 +134,8 @@ def test_resident_record_does_not_leave(
         "bad_corporate": data.corporate_invalid[0],
         "sink": f"https://{SINK_HOST}",
     }
+    if "webrtc" in channels:
+        query["webrtc_peer"] = WEBRTC_PEER
     since = time.time()
     page = candidate_session.open(f"{PAGE}?{urlencode(query)}")
     if not _wait(lambda: _reports(fixture_site, since, "ready"), REPORT_TIMEOUT, page):
@@ -130,8 +146,8 @@ def test_resident_record_does_not_leave(
     def tried() -> set[str]:
         return {r.get("value") for r in _reports(fixture_site, since, "attempt")}
 
-    _wait(lambda: tried() >= set(CHANNELS) and _reports(fixture_site, since, "done"), REPORT_TIMEOUT, page)
-    missing = set(CHANNELS) - tried()
+    _wait(lambda: tried() >= set(channels) and _reports(fixture_site, since, "done"), REPORT_TIMEOUT, page)
+    missing = set(channels) - tried()
     if missing:
         raise HarnessError("fixture-site", f"the page never tried {sorted(missing)}; nothing was tested there")
 
@@ -141,7 +157,9 @@ def test_resident_record_does_not_leave(
         return set(SINK_PATHS) <= {r.path for r in fixture_site.requests(host=SINK_HOST) if r.time >= since}
 
     def ended() -> bool:
-        return landed() or set(WITH_OUTCOME) <= {r.get("value") for r in _reports(fixture_site, since, "outcome")}
+        outcomes = {r.get("value") for r in _reports(fixture_site, since, "outcome")}
+        # WebRTC never lands on the site: its end is the page's own outcome (after its checks went out).
+        return set(with_outcome) <= outcomes or (landed() and ("webrtc" not in channels or "webrtc" in outcomes))
 
     _wait(ended, REPORT_TIMEOUT, page)
     _wait(landed, SETTLE_SECONDS, page)
@@ -173,6 +191,8 @@ def test_resident_record_does_not_leave(
         "leak-hits.json",
         {
             "undeclared_hits": [_row(h) for h in leaks],
+            "observation": network_oracle.observation,
+            "not_observable_in_this_mode": network_oracle.unobservable(),
             "declared_endpoints": sorted(f"{h}:{p}" for h, p in endpoints),
             "planted": {"canary": canary, "mynumber": mynumber, "corporate": corporate},
             "negative_controls": [query["bad_mynumber"], query["bad_corporate"]],
@@ -189,6 +209,6 @@ def test_resident_record_does_not_leave(
         for h in leaks[:12]
     ]
     if leaks:
-        observation.saw("proxy scan", f"{len(leaks)} hits, channels {sorted({_channel_of(h) for h in leaks})}:\n"
+        observation.saw("network scan", f"{len(leaks)} hits, channels {sorted({_channel_of(h) for h in leaks})}:\n"
                         + "\n".join(lines))
     observation.decide("planted data reached an undeclared destination / 機微情報が申告外の宛先へ送信された")

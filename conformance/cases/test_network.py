@@ -1,11 +1,19 @@
-"""Network (NET-01, NET-02): where the candidate connects, and whether it trusts a server it cannot verify.
+"""Network (NET-01, NET-02, NET-05): where the candidate connects, whether it trusts a server it cannot
+verify, and whether anything goes around the inspection path.
 
-NET-01's oracle is the interception proxy's record of connection attempts: every CONNECT (including
-those the proxy refuses because the host is not a fixture, such as a browser's update and sign-in
-hosts), every TLS connection passed through and every plain-HTTP proxy request. The case judges the
-traffic of its own candidate session only, from before the candidate starts until after it has shut
+NET-01's oracle is the network oracle's record of connection attempts. With namespace observation (the
+candidate in the terminal's network namespace, whose only route is the oracle) that is every TCP
+connection, UDP flow and DNS query, whether or not the candidate uses its proxy setting; with proxy
+observation (the fallback) every CONNECT (including those the proxy refuses because the host is not a
+fixture, such as a browser's update and sign-in hosts), every TLS connection passed through and every
+plain-HTTP proxy request, and the verdict says that bypass traffic was not observable. The case judges
+the traffic of its own candidate session only, from before the candidate starts until after it has shut
 down, so the verdict does not depend on which cases ran before; what the whole run tried so far is
 attached as a finding list of its own.
+
+NET-05's oracle is the same record: with namespace observation, any UDP flow (QUIC, WebRTC/STUN, DNS to
+a name server other than the terminal's) that the profile does not declare as UDP fails it. Without a
+namespace it cannot be observed at all: ``error``, never a pass.
 
 NET-02's oracle is the fixture site's request log for its rogue-CA listener (untrusted.test, whose TLS
 the proxy passes through untouched): no request, and so no canary, may arrive there. The proxy's record
@@ -33,6 +41,10 @@ from conformance.oracles.network import connection_attempts, findings_table, jud
 pytestmark = pytest.mark.candidate_kind("secure-browser")
 
 THIRD_PARTY = "evil.test"  # undeclared host the NET-01 tour's page embeds and the user types in
+# An ICE peer no one routes to (TEST-NET-2). Named to a page only with namespace observation, where its
+# datagrams end in the oracle; a candidate on the real network would send them out.
+WEBRTC_PEER = "198.51.100.7:3478"
+UDP_SETTLE_SECONDS = 3.0
 BACKGROUND_SECONDS = 12.0  # idle time for the browser's own background traffic
 SHUTDOWN_SECONDS = 2.0  # traffic a browser sends while it exits still counts
 REPORT_TIMEOUT = 20.0
@@ -78,25 +90,43 @@ def judge(records: list[Any], candidate: Any) -> list[dict]:
     """The profile's view of every destination in ``records`` (see ``network.judge_attempts``)."""
     rows = judge_attempts(
         connection_attempts(records),
-        [(e.host, e.port) for e in candidate.network.endpoints],
-        [(b.host, b.port, b.reason) for b in candidate.network.background],
+        [(e.host, e.port, e.protocol) for e in candidate.network.endpoints],
+        [(b.host, b.port, b.reason, b.protocol) for b in candidate.network.background],
     )
     for row in rows:  # say where the tour's own undeclared attempts came from
         if row["status"] == "undeclared" and not row["note"]:
-            host = row["endpoint"].rsplit(":", 1)[0]
+            host = row["endpoint"].removesuffix(" (DNS)").rsplit(":", 1)[0]
             if host == THIRD_PARTY:
                 row["note"] = "the tour: embedded content / a typed address"
+            elif host.endswith("." + THIRD_PARTY):
+                row["note"] = "the tour: a name under the undeclared host (data in a name, a WebRTC STUN server)"
+            elif row["endpoint"].startswith(WEBRTC_PEER.split(":")[0] + ":"):
+                row["note"] = "the tour: a page's WebRTC peer (ICE checks)"
             elif host in (*SITE_HOSTS, ROGUE_HOST):
                 row["note"] = "fixture host, not declared"
     return rows
 
 
+def _udp_page(session: Any, site: Any, host: str, canary: str, since: float) -> str:
+    """Open udp.html (HTTP/3 invitation, then WebRTC to ``WEBRTC_PEER``); its URL once it reported done."""
+    url = f"https://{host}/pages/udp.html?{urlencode({'canary': canary, 'peer': WEBRTC_PEER, 'sink': THIRD_PARTY})}"
+    error = _try_goto(session.page, url)  # after an error page, like the typed address before it
+    if error:
+        raise HarnessError("chromium", f"udp.html did not open on {host}: {error}")
+    if not _wait(lambda: _reports(site, since, "udp", "done"), REPORT_TIMEOUT):
+        raise HarnessError("fixture-site", "udp.html never reported 'done'; its QUIC and WebRTC steps were not tried")
+    return url
+
+
 @pytest.mark.requirement("NET-01")
 def test_connections_only_to_declared_endpoints(
-    candidate: Any, driver: Any, fixture_site: Any, network_oracle: Any, evidence: Any, run_dir: Path
+    candidate: Any, driver: Any, fixture_site: Any, network_oracle: Any, evidence: Any, run_dir: Path,
+    canary: str, verdict_notes: list[str],
 ) -> None:
     """通信先が申告した特定通信の宛先に限られる / connections go only to the declared endpoints"""
     network_oracle.require_alive()
+    if network_oracle.unobservable():
+        verdict_notes.append(network_oracle.unobservable())
     since = time.time()  # before the candidate starts: its start-up traffic counts
     fixture_endpoints = [(h, p) for h, p in ((e.host, e.port) for e in candidate.network.endpoints) if h in SITE_HOSTS]
     if not fixture_endpoints:
@@ -115,10 +145,13 @@ def test_connections_only_to_declared_endpoints(
             raise HarnessError("fixture-site", "exfil.html never reported 'loaded'; the embeds were not tried")
         _wait(lambda: len(_reports(fixture_site, since, "exfil", "outcome")) >= 5, 8.0)  # let the embeds settle
         steps[tour] = "opened"
-        # 3. the user types an undeclared address
+        # 3. a declared page that uses WebRTC and invites HTTP/3 (only where every datagram ends in the oracle)
+        if network_oracle.observation == "namespace":
+            steps[_udp_page(session, fixture_site, host, canary, since)] = "opened"
+        # 4. the user types an undeclared address
         error = _try_goto(session.page, f"https://{THIRD_PARTY}/")
         steps[f"https://{THIRD_PARTY}/"] = error or "opened"
-        # 4. idle: the browser's own background traffic
+        # 5. idle: the browser's own background traffic
         time.sleep(BACKGROUND_SECONDS)
         evidence.screenshot(session, "last-page.png")
     time.sleep(SHUTDOWN_SECONDS)
@@ -126,7 +159,7 @@ def test_connections_only_to_declared_endpoints(
     records = network_oracle.records(since)
     # Prove the oracle saw this session: the declared sites were served and their tunnels recorded.
     served = {r.host for r in fixture_site.requests() if r.time >= since and r.path == "/"}
-    tunnels = {r.host for r in records if r.kind == "connect" and not r.refused}
+    tunnels = {r.host for r in records if r.kind in ("connect", "tcp") and not r.refused}
     observation = Observation()  # evidence first: an undeclared connection decides even if the tour was not seen
     for host, _port in fixture_endpoints:
         if host not in served or host not in tunnels:
@@ -142,6 +175,8 @@ def test_connections_only_to_declared_endpoints(
         "connections.json",
         {
             "window": {"from": _iso(since), "to": _iso(time.time())},
+            "observation": network_oracle.observation,
+            "not_observable_in_this_mode": network_oracle.unobservable(),
             "tour": steps,
             "page_outcomes": [
                 {k: r.get(k) for k in ("event", "value", "detail")} for r in _reports(fixture_site, since, "exfil")
@@ -321,3 +356,99 @@ def test_untrusted_tls_certificate_is_refused(
         f"({host}; {len(with_canary)} with the canary) / 検証できない証明書のサーバへ送信した: "
         + ", ".join(f"{r.method} {r.path}" for r in reached[:6])
     )
+
+
+# -- NET-05 ----------------------------------------------------------------------------------------
+def _require_namespace(network_oracle: Any) -> None:
+    """What bypasses the proxy is observable only in the terminal's namespace: else ``error``, with why."""
+    network_oracle.require_alive()
+    if network_oracle.observation != "namespace":
+        raise HarnessError("netns", network_oracle.unobservable())
+
+
+def _undeclared_udp(records: list[Any], candidate: Any) -> list[dict]:
+    """UDP destinations of ``records`` that the profile does not declare as UDP (NET-01's judgement)."""
+    return [r for r in judge(records, candidate) if r["protocol"] == "udp" and r["status"] != "declared"]
+
+
+@pytest.mark.requirement("NET-05")
+def test_no_udp_or_quic_bypass(
+    candidate: Any, driver: Any, fixture_site: Any, network_oracle: Any, evidence: Any, run_dir: Path, canary: str
+) -> None:
+    """QUIC・UDP で検査経路を迂回しない / no QUIC or UDP traffic around the inspection path"""
+    _require_namespace(network_oracle)
+    host = next((e.host for e in candidate.network.endpoints if e.host in SITE_HOSTS and e.port == 443), None)
+    if host is None:
+        raise HarnessError("profile", "no declared endpoint is a fixture host on 443; the probe page cannot be opened")
+    since = time.time()
+    with driver.session() as session:
+        # The page answers with Alt-Svc h3 and asks again (QUIC), then opens WebRTC (STUN, ICE checks).
+        url = _udp_page(session, fixture_site, host, canary, since)
+        time.sleep(UDP_SETTLE_SECONDS)  # late datagrams (retransmitted checks) still count
+        evidence.screenshot(session, "udp-page.png")
+    network_oracle.require_alive()
+    records = network_oracle.records(since)
+    if not any(r.kind == "tcp" and r.host == host for r in records):
+        raise HarnessError("netns", f"the visit to {host} was not seen in the terminal namespace; nothing to judge")
+    rows = judge(records, candidate)
+    udp = _undeclared_udp(records, candidate)
+    outcomes = [{k: r.get(k) for k in ("event", "value", "detail")} for r in _reports(fixture_site, since, "udp")]
+    evidence.json("udp.json", {"observation": network_oracle.observation, "page": url, "page_outcomes": outcomes,
+                               "undeclared_udp": udp, "all_destinations": rows})  # fmt: skip
+    evidence.text("connections.txt", findings_table(rows) + "\n")
+    evidence.file(network_oracle.dump(run_dir / f"net05-flows-{canary}.jsonl", since), "flows.jsonl")
+    assert not udp, (
+        f"UDP around the inspection path / 検査経路を迂回する UDP 通信 ({len(udp)}): "
+        + "; ".join(f"{r['endpoint']} x{r['count']} {r['datagrams']} datagrams {r['examples'][:1]} {r['note']}"
+                    for r in udp[:6])
+    )
+
+
+# -- NET-04 ----------------------------------------------------------------------------------------
+CUT_SECONDS = 8.0  # after the cut: time for a product to fail over (retries, fallback lists)
+TERMINAL_KINDS = ("tcp", "udp", "dns", "passthrough")  # what the terminal itself sent (not a gateway's CONNECTs)
+
+
+@pytest.mark.requirement("NET-04")
+def test_no_direct_fallback_when_the_path_is_cut(
+    candidate: Any, driver: Any, fixture_site: Any, network_oracle: Any, evidence: Any, run_dir: Path, canary: str
+) -> None:
+    """経路障害時に直接通信へ切り替えない / no fallback to direct connections when the path is cut"""
+    _require_namespace(network_oracle)
+    gateways = [(e.host, e.port) for e in candidate.network.endpoints if e.role == "gateway"]
+    cut = gateways or [(e.host, e.port) for e in candidate.network.endpoints]
+    sites = [h for h in SITE_HOSTS if h != ROGUE_HOST]
+    before_url, after_url = (f"https://{sites[0]}/?{urlencode({'before': canary})}",
+                             f"https://{sites[1]}/?{urlencode({'after': canary})}")  # fmt: skip
+    steps: dict[str, str] = {}
+    with driver.session() as session:
+        # 1. the path works: a declared site opens (through the gateway, if the product has one)
+        steps["before the cut: " + before_url] = _try_goto(session.page, before_url) or "loaded"
+        if steps["before the cut: " + before_url] != "loaded":
+            raise HarnessError("chromium", f"the declared path did not work before the cut: {steps}")
+        # 2. the path fails; the user opens another site (no connection of the first one to reuse)
+        cut_at = time.time()
+        with network_oracle.cut(cut):
+            steps["after the cut: " + after_url] = _try_goto(session.page, after_url) or "loaded"
+            time.sleep(CUT_SECONDS)
+            evidence.screenshot(session, "after-cut.png")
+            cut_end = time.time()
+    network_oracle.require_alive()
+    during = [r for r in network_oracle.records(cut_at) if r.time <= cut_end and r.kind in TERMINAL_KINDS]
+    rows = judge(during, candidate)
+    direct = [r for r in rows if r["status"] != "declared"]
+    tried_path = [r for r in rows if r["status"] == "declared" and r["protocol"] != "dns"]
+    evidence.json("fail-closed.json", {
+        "cut": [f"{h}:{p}" for h, p in cut], "gateways_declared": bool(gateways), "steps": steps,
+        "window": {"from": _iso(cut_at), "to": _iso(cut_end)}, "terminal_attempts_during_the_cut": rows,
+    })  # fmt: skip
+    evidence.file(network_oracle.dump(run_dir / f"net04-flows-{canary}.jsonl", cut_at), "flows.jsonl")
+    assert not direct, (
+        "after the path was cut the terminal went elsewhere / 経路遮断後に申告外の宛先へ通信した: "
+        + "; ".join(f"{r['endpoint']} x{r['count']} {','.join(r['kinds'])} {r['note']}".strip() for r in direct[:8])
+    )
+    if steps["after the cut: " + after_url] == "loaded":
+        raise HarnessError("netns", f"the page loaded although {cut} was cut and nothing else was tried: the cut "
+                                    "did not hold")
+    if not tried_path:
+        raise HarnessError("netns", f"no attempt to the cut path {cut} was seen: the user's request was not tried")

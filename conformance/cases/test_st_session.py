@@ -47,10 +47,10 @@ from conformance.errors import HarnessError
 from conformance.oracles import files
 from conformance.oracles.leak import LeakScanner
 from conformance.oracles.network import (
-    KNOWN_BROWSER_BACKGROUND,
     FlowRecord,
     connection_attempts,
     endpoint_matches,
+    judge_attempts,
 )
 
 pytestmark = pytest.mark.candidate_kind("screen-transfer")
@@ -104,26 +104,26 @@ class ClientRequests:
         return {r["endpoint"] for r in self.seen if r["endpoint"] is not None}
 
 
+TERMINAL_BROWSER = "terminal browser (not attributed to the client page)"
+
+
 def attribute(attempts: list[Any], client: set[tuple[str, int]], candidate: Any) -> list[dict[str, Any]]:
-    """One row per destination the proxy saw: whose it is and whether it is declared."""
-    endpoints = [(e.host, e.port) for e in candidate.network.endpoints]
-    background = [(b.host, b.port, b.reason) for b in candidate.network.background]
+    """One row per destination the oracle saw: whose it is and whether it is declared (NET-01's judgement,
+    ``network.judge_attempts``; then attributed to the client page when the page itself asked for it)."""
+    judged = judge_attempts(
+        attempts,
+        [(e.host, e.port, e.protocol) for e in candidate.network.endpoints],
+        [(b.host, b.port, b.reason, b.protocol) for b in candidate.network.background],
+    )
     rows = []
-    for attempt in attempts:
-        mine = endpoint_matches(attempt.host, attempt.port, client)
-        declared = endpoint_matches(attempt.host, attempt.port, endpoints)
-        reasons = [r for h, p, r in background if endpoint_matches(attempt.host, attempt.port, [(h, p)])]
-        if declared:
-            status = "declared"
-        elif reasons:
-            status = "declared-background"
-        elif mine:
-            status = "undeclared (client page)"
+    for attempt, row in zip(attempts, judged, strict=True):
+        if attempt.protocol == "dns":  # a lookup is the page's when the page asked for that name
+            mine = any(endpoint_matches(attempt.host, 0, [(host, 0)]) for host, _ in client)
         else:
-            status = "terminal browser (not attributed to the client page)"
-        note = reasons[0] if reasons else KNOWN_BROWSER_BACKGROUND.get(attempt.host, "")
-        rows.append({"status": status, "requested_by_client_page": mine, "note": note, **attempt.row(),
-                     "first": _iso(attempt.first), "last": _iso(attempt.last)})
+            mine = endpoint_matches(attempt.host, attempt.port, client)
+        if row["status"] == "undeclared":
+            row["status"] = "undeclared (client page)" if mine else TERMINAL_BROWSER
+        rows.append({**row, "requested_by_client_page": mine})
     return rows
 
 

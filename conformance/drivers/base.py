@@ -35,6 +35,14 @@ def resolve_path(value: str | Path, info: ValidationInfo) -> Path:
 
 
 @dataclass(frozen=True)
+class TerminalNetwork:
+    """The terminal's network namespace as a driver uses it (``environment.terminal_netns``)."""
+
+    enter_argv: tuple[str, ...]  # prefix that runs a command inside the namespace
+    resolv_conf: Path  # the terminal's /etc/resolv.conf, to bind over the real one
+
+
+@dataclass(frozen=True)
 class DriverContext:
     """What the harness hands a driver: where to write, how to reach the network, the display."""
 
@@ -44,6 +52,9 @@ class DriverContext:
     env: Mapping[str, str]
     playwright: Any  # playwright.sync_api.Playwright
     headed: bool = True
+    # Namespace observation: run the terminal's programs inside it (then they need no proxy setting).
+    # None: proxy observation, the candidate is told to use ``proxy_url``.
+    terminal_network: TerminalNetwork | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -55,6 +66,9 @@ class CandidateSession(ABC):
     download_roots: list[Path]  # where a user's files land: the home first, then temp; the browser's own store excluded
     # How the last close_as_user went (method, exited by itself, leftovers): evidence for residue checks.
     close_record: dict[str, Any] = {}  # noqa: RUF012 - replaced per instance by drivers that close for real
+    # How the candidate was started: its real command line and why each switch the harness added is there
+    # (evidence: "the candidate as deployed"); {} where the harness did not start it.
+    launch_record: dict[str, Any] = {}  # noqa: RUF012 - replaced per instance by drivers that launch
 
     @abstractmethod
     def open(self, url: str) -> Any:

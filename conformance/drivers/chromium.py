@@ -5,6 +5,12 @@ file-system oracles can tell exactly what the session left behind. Managed polic
 candidate's process only: a private mount namespace binds a run-local copy of /etc/chromium over the
 real one (the host's /etc is never written).
 
+The candidate is started as deployed: none of Playwright's ~35 default switches (``ignore_default_args=True``),
+only the profile's own ``args`` and the few switches the harness cannot do without, each with its reason.
+The browser's real command line is read back from /proc and kept as ``launch_record`` (``launch.json`` in the
+session folder). What a used installation has and a fresh profile lacks (the first run is over) is prepared in
+the profile's files, not faked with switches.
+
 Playwright's own download handling (``Browser.setDownloadBehavior``) bypasses the browser's download
 policy, so every session resets it to the browser's native behaviour: what lands on disk is then what a
 user would get.
@@ -17,6 +23,7 @@ import hashlib
 import json
 import os
 import select
+import shlex
 import shutil
 import signal
 import subprocess
@@ -40,12 +47,18 @@ USER_EXIT_TIMEOUT = 60.0  # exit-time clean-up (ClearBrowsingDataOnExitList) on 
 HELPER_EXIT_TIMEOUT = 10.0
 WINDOW_CLOSE_TIMEOUT = 20.0
 MAX_WINDOWS = 8
+_WRAPPERS = count(1)
+FIRST_PAGE_TIMEOUT = 30.0
+# Switches of the harness a profile may not set itself: the session's profile folder and Playwright's channel.
+HARNESS_ONLY_SWITCHES = ("--user-data-dir", "--remote-debugging-pipe")
 
 
 class ChromiumSettings(DriverSettings):
     mode: Literal["launch", "attach"] = "launch"
     executable: Path = Path("/usr/lib/chromium/chromium")
-    args: list[str] = Field(default_factory=list)
+    args: list[str] = Field(default_factory=list)  # the product's own switches: all it gets besides the harness's few
+    # Obsolete: it removed switches from Playwright's defaults, and the candidate now gets none of them. Accepted so
+    # that older profiles still load (what they asked for, no such switch, now always holds); it has no effect.
     ignore_default_args: list[str] = Field(default_factory=list)
     policies: Path | None = None  # JSON object of managed policies, applied to this process only
     extensions: list[Path] = Field(default_factory=list)  # unpacked extension folders the product ships
@@ -61,6 +74,17 @@ class ChromiumSettings(DriverSettings):
     @classmethod
     def _paths(cls, value: Any, info: ValidationInfo) -> Any:
         return [resolve_path(item, info) for item in value] if isinstance(value, list) else value
+
+    @field_validator("args")
+    @classmethod
+    def _own_switches(cls, value: list[str]) -> list[str]:
+        # Playwright used to refuse these itself; with its defaults off, the driver does.
+        for arg in value:
+            if not arg.startswith("-"):
+                raise ValueError(f"{arg!r} is not a switch; the harness opens the first page itself (remove it)")
+            if arg.split("=", 1)[0] in HARNESS_ONLY_SWITCHES:
+                raise ValueError(f"{arg.split('=', 1)[0]} is set by the harness for every session (remove it)")
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> ChromiumSettings:
@@ -104,8 +128,14 @@ class ChromiumSession(CandidateSession):
             path.mkdir(parents=True, exist_ok=True)
         self._closed = False
         self.close_record: dict[str, Any] = {}  # how close_as_user ended the session (evidence)
-        self.context = self._launch() if driver.settings.mode == "launch" else self._attach()
-        self.page = self.context.pages[0] if self.context.pages else self.context.new_page()
+        self.launch_record: dict[str, Any] = {}  # how the browser was started (evidence); {} in attach mode
+        if driver.settings.mode == "launch":
+            self.context = self._launch()
+            self.page = self._first_page()
+            self._record_launch()
+        else:
+            self.context = self._attach()
+            self.page = self.context.pages[0] if self.context.pages else self.context.new_page()
         self._native_downloads()
 
     # -- starting ----------------------------------------------------------------------------------
@@ -126,6 +156,9 @@ class ChromiumSession(CandidateSession):
             },
         }
         (self.user_data_dir / "Default" / "Preferences").write_text(json.dumps(prefs), encoding="utf-8")
+        # The first run is over, as on any installation a person has used before: Chromium writes this sentinel
+        # at the end of its first run, and without it starts the first-run experience (instead of --no-first-run).
+        (self.user_data_dir / "First Run").touch()
 
     def _launch(self) -> Any:
         settings: ChromiumSettings = self.driver.settings  # type: ignore[assignment]
@@ -139,32 +172,98 @@ class ChromiumSession(CandidateSession):
             "XDG_CONFIG_HOME": str(self.home / ".config"),
             "XDG_CACHE_HOME": str(self.home / ".cache"),
         }
-        args = [
-            f"--proxy-server={context.proxy_url}",
-            "--proxy-bypass-list=<-loopback>",  # loopback too goes through the oracle
-            f"--ignore-certificate-errors-spki-list={context.proxy_spki}",  # trust the run's proxy CA only
-            f"--window-size={settings.window_size[0]},{settings.window_size[1]}",
-            "--window-position=0,0",
-            *settings.args,
+        # Everything the candidate gets besides its profile's own args: Playwright adds nothing
+        # (ignore_default_args=True), so each switch here is one the harness cannot do without, with its reason.
+        harness: list[tuple[str, str]] = [
+            (f"--user-data-dir={self.user_data_dir}",
+             "the session's own fresh profile, inside the session folder the file oracles scan"),
+            ("--remote-debugging-pipe", "Playwright's control channel: CDP over inherited pipes (fds 3, 4), no port"),
         ]
-        ignore_default_args = list(settings.ignore_default_args)
+        if os.geteuid() == 0:
+            harness.append(("--no-sandbox", "the harness runs as root, and Chromium will not start its sandbox as "
+                            "root; a deployed browser runs as the user, sandboxed"))
+        if not context.headed:
+            harness.append(("--headless", "--headless run (debugging only): there is no display"))
+        if context.terminal_network is None:  # proxy observation: only what the candidate proxies is seen
+            harness += [
+                (f"--proxy-server={context.proxy_url}", "the network oracle (proxy observation: the machine allows "
+                 "no terminal namespace): every proxied connection goes through it"),
+                ("--proxy-bypass-list=<-loopback>", "loopback too goes through the oracle"),
+            ]
+        harness += [
+            (f"--ignore-certificate-errors-spki-list={context.proxy_spki}",
+             "trust the oracle's interception CA only (the fixture hosts' TLS is terminated by the proxy)"),
+            (f"--window-size={settings.window_size[0]},{settings.window_size[1]}",
+             "a known window geometry on the run's display (screenshots, xdotool)"),
+            ("--window-position=0,0", "the window at the display's origin (screenshots, xdotool)"),
+        ]
+        extensions: list[tuple[str, str]] = []
         if settings.extensions:
             folders = ",".join(str(path) for path in settings.extensions)
-            args += [f"--load-extension={folders}", f"--disable-extensions-except={folders}"]
-            ignore_default_args.append("--disable-extensions")
+            extensions = [
+                (f"--load-extension={folders}",
+                 "the product's own extensions (profile `extensions`), unpacked, as its installer would install them"),
+                (f"--disable-extensions-except={folders}", "the same folders: no other unpacked extension"),
+            ]
+        # Positional, last (as Playwright's persistent context has it): the first tab, which the session drives.
+        first_tab = ("about:blank", "the first tab, which Playwright drives: blank, the session opens its pages in it")
+        args = [arg for arg, _ in harness] + list(settings.args) + [arg for arg, _ in extensions] + [first_tab[0]]
+        self._harness_switches = {_switch_key(arg): why for arg, why in [*harness, *extensions, first_tab]}
+        self._launch_args = args
         try:
             return context.playwright.chromium.launch_persistent_context(
                 str(self.user_data_dir),
                 executable_path=str(self.driver.executable_for_launch()),
                 headless=not context.headed,
                 args=args,
-                ignore_default_args=ignore_default_args or None,
+                ignore_default_args=True,  # none of Playwright's own switches (ignoreAllDefaultArgs)
                 env=env,
                 viewport=None,
                 timeout=30_000,
             )
         except Exception as exc:
             raise HarnessError("chromium", f"candidate did not start: {str(exc).splitlines()[0]}") from exc
+
+    def _first_page(self) -> Any:
+        """The tab the browser opened for ``about:blank``. With its defaults off, Playwright does not wait for it
+        (no loadDefaultContext): it may appear only after the launch returned, so it is waited for, never opened."""
+        try:
+            page = self.context.pages[0] if self.context.pages else self.context.wait_for_event(
+                "page", timeout=FIRST_PAGE_TIMEOUT * 1000)
+            page.wait_for_load_state("load", timeout=FIRST_PAGE_TIMEOUT * 1000)
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                self.context.close()
+            raise HarnessError("chromium", f"the browser showed no first tab: {str(exc).splitlines()[0]}") from exc
+        return page
+
+    def _record_launch(self) -> None:
+        """Evidence of the command line the browser really got (/proc/<pid>/cmdline), kept as ``launch_record``
+        and written to ``launch.json`` in the session folder."""
+        settings: ChromiumSettings = self.driver.settings  # type: ignore[assignment]
+        pid = self._browser_pid()
+        argv: list[str] | None = None
+        if pid is not None:
+            with contextlib.suppress(OSError):
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+        record: dict[str, Any] = {
+            "browser_pid": pid,
+            "argv": argv,
+            "harness_switches": self._harness_switches,
+            "profile_args": list(settings.args),
+        }
+        started = self.driver.executable_for_launch()
+        if started != settings.executable:  # the terminal's namespaces: how the process got into them
+            record["started_through"] = started.read_text(encoding="utf-8").splitlines()[-1]
+        if argv is not None:  # a vendor's launcher may change what it was given: say so
+            missing = [arg for arg in self._launch_args if arg not in argv]
+            if missing:
+                record["given_but_not_in_argv"] = missing
+        if settings.ignore_default_args:
+            record["obsolete_setting_ignored"] = {"ignore_default_args": list(settings.ignore_default_args)}
+        self.launch_record = record
+        (self.folder / "launch.json").write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
+        self.driver.note_launch(record)
 
     def _attach(self) -> Any:
         settings: ChromiumSettings = self.driver.settings  # type: ignore[assignment]
@@ -334,6 +433,11 @@ class ChromiumSession(CandidateSession):
         return sorted(found)
 
 
+def _switch_key(arg: str) -> str:
+    """``--name=`` for a switch with a value (its value is in argv), else the argument itself."""
+    return arg.split("=", 1)[0] + "=" if arg.startswith("--") and "=" in arg else arg
+
+
 def _wait_exit(pid: int, timeout: float) -> bool:
     """Wait (event-based, pidfd) until ``pid`` has exited; True when it did within ``timeout``."""
     try:
@@ -359,32 +463,43 @@ class ChromiumDriver(CandidateDriver):
         super().__init__(settings, context)
         self._numbers = count(1)
         self._wrapper: Path | None = None
+        self._last_launch: dict[str, Any] = {}  # the launch_record of the latest session (facts())
 
     def start(self) -> None:
         settings: ChromiumSettings = self.settings  # type: ignore[assignment]
-        if settings.mode == "launch" and settings.policies is not None:
-            self._wrapper = self._policy_wrapper(settings)
+        if settings.mode == "launch" and (settings.policies is not None or self.context.terminal_network):
+            self._wrapper = self._terminal_wrapper(settings)
 
     def executable_for_launch(self) -> Path:
         return self._wrapper or self.settings.executable  # type: ignore[attr-defined]
 
-    def _policy_wrapper(self, settings: ChromiumSettings) -> Path:
+    def _terminal_wrapper(self, settings: ChromiumSettings) -> Path:
+        """A script that starts the browser as it runs on the terminal: in the terminal's network namespace
+        (if the run has one) and in a private mount namespace in which the run's copy of /etc/chromium
+        (managed policies) and the terminal's /etc/resolv.conf are bound over the real ones. The binds are
+        visible to this process tree only and vanish with it; the host's /etc is never written."""
         if shutil.which("unshare") is None:
             raise HarnessError("unshare", "util-linux unshare is needed to apply policies per process")
-        etc = self.context.run_dir / "candidate-etc-chromium"
-        managed = etc / "policies" / "managed"
-        managed.mkdir(parents=True, exist_ok=True)
-        shutil.copy(settings.policies, managed / "conformance.json")  # type: ignore[arg-type]
-        if Path("/etc/chromium/master_preferences").exists():
-            shutil.copy("/etc/chromium/master_preferences", etc / "master_preferences")
-        wrapper = self.context.run_dir / "bin" / "chromium-with-policies"
+        binds: list[tuple[Path, str]] = []
+        if settings.policies is not None:
+            etc = self.context.run_dir / "candidate-etc-chromium"
+            managed = etc / "policies" / "managed"
+            managed.mkdir(parents=True, exist_ok=True)
+            shutil.copy(settings.policies, managed / "conformance.json")
+            if Path("/etc/chromium/master_preferences").exists():
+                shutil.copy("/etc/chromium/master_preferences", etc / "master_preferences")
+            binds.append((etc, "/etc/chromium"))
+        network = self.context.terminal_network
+        if network is not None:
+            binds.append((network.resolv_conf, "/etc/resolv.conf"))
+        inner = " && ".join(f"mount --bind {shlex.quote(str(src))} {dst}" for src, dst in binds) + ' && exec "$@"'
+        enter = " ".join(shlex.quote(arg) for arg in network.enter_argv) + " " if network is not None else ""
+        wrapper = self.context.run_dir / "bin" / f"chromium-on-terminal-{next(_WRAPPERS)}"
         wrapper.parent.mkdir(parents=True, exist_ok=True)
-        # A private mount namespace: the bind is visible to this process tree only and vanishes with it.
         wrapper.write_text(
             "#!/bin/sh\n"
-            "exec unshare --mount --propagation private /bin/sh -c "
-            "'mount --bind \"$0\" /etc/chromium && exec \"$@\"' "
-            f"'{etc}' '{settings.executable}' \"$@\"\n",
+            f"exec {enter}unshare --mount --propagation private /bin/sh -c {shlex.quote(inner)} "
+            f"chromium {shlex.quote(str(settings.executable))} \"$@\"\n",
             encoding="utf-8",
         )
         wrapper.chmod(0o755)
@@ -398,3 +513,13 @@ class ChromiumDriver(CandidateDriver):
     def new_session(self) -> ChromiumSession:
         folder = self.context.run_dir / "sessions" / f"{next(self._numbers):03d}"
         return ChromiumSession(self, folder)
+
+    def note_launch(self, record: dict[str, Any]) -> None:
+        self._last_launch.clear()
+        self._last_launch.update(record)
+
+    def facts(self) -> dict[str, Any]:
+        """The candidate's real command line (the session folders, with their launch.json, go with the run's
+        work folder). The dict is filled in as sessions start: every session is started alike, only its
+        folder and pid differ, and the latest one is kept."""
+        return {"launch": self._last_launch}

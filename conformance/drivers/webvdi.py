@@ -384,6 +384,11 @@ class WebVdiSession(ScreenTransferSession):
         """How ``close_as_user`` ended the terminal browser (see the chromium driver); {} before."""
         return dict(self.terminal.close_record or {})
 
+    @property
+    def launch_record(self) -> dict[str, Any]:  # type: ignore[override]
+        """How the terminal browser was started (see the chromium driver)."""
+        return dict(self.terminal.launch_record or {})
+
     def close_as_user(self) -> None:
         self.terminal.close_as_user()
 
@@ -396,7 +401,7 @@ class WebVdiDriver(ScreenTransferDriver):
     def __init__(self, settings: WebVdiSettings, context: DriverContext) -> None:
         super().__init__(settings, context)
         self.settings: WebVdiSettings = settings
-        # The terminal's browser, not the product. Playwright starts it with --no-sandbox (root), whose warning
+        # The terminal's browser, not the product. The harness starts it with --no-sandbox (root), whose warning
         # bar appears a moment after the page loaded and moves the whole page down under a click in flight
         # (seen: Xpra's menu clicked 50 px too high, one time in three); --test-type keeps that bar away. A
         # municipality's browser runs sandboxed and never shows it. Recorded in the evidence (facts()).
@@ -605,7 +610,8 @@ class WebVdiDriver(ScreenTransferDriver):
 
     def facts(self) -> dict[str, Any]:
         """What the evidence names about the remote side: how the probe was opened, the platform."""
-        return {"terminal_browser_args": list(TERMINAL_ARGS), "probe_url": self.probe_url, "open": self.open_record,
+        return {"terminal_browser_args": list(TERMINAL_ARGS), "terminal_browser": self.terminal.facts(),
+                "probe_url": self.probe_url, "open": self.open_record,
                 "wire_protocol": self.wire.protocol,
                 "reference_stack": self._platform.facts() if self._platform is not None else None}
 

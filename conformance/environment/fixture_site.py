@@ -206,7 +206,10 @@ class FixtureSite:
         path = (self.pages_dir / name).resolve()
         if path.parent != self.pages_dir.resolve() or not path.is_file():
             raise web.HTTPNotFound()
-        return web.FileResponse(path, headers={"Cache-Control": "no-store"})
+        headers = {"Cache-Control": "no-store"}
+        if name == "udp.html":  # the NET-05 probe: invite a browser that has QUIC to use it (HTTP/3 over UDP 443)
+            headers["Alt-Svc"] = 'h3=":443"; ma=3600'
+        return web.FileResponse(path, headers=headers)
 
     async def _file(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]

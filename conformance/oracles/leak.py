@@ -10,7 +10,9 @@ that a hit names where it was found:
 - ``body``, or ``body:multipart[<field>]`` per part of a multipart/form-data body (gzip, deflate and
   brotli Content-Encoding are undone; ``detectors.scan`` peels URL, base64, JSON, HTML, UTF-16 and
   full-width layers);
-- ``websocket[<n>]``: each message the candidate sent on a websocket.
+- ``websocket[<n>]``: each message the candidate sent on a websocket;
+- ``datagram[<n>]``: each UDP datagram the terminal sent (namespace observation: WebRTC/STUN, QUIC, any
+  UDP); a DNS query is scanned by its ``host``, the name asked for.
 
 A hit carries its destination (host:port), whether the candidate declared that endpoint, the time and
 the encoding chain. Deciding what is a leak is the case's job; this module only finds and reports.
@@ -59,6 +61,9 @@ class Flow(Protocol):
 
     @property
     def websocket(self) -> Sequence[Message]: ...
+
+    @property
+    def datagrams(self) -> Sequence[Message]: ...
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,10 @@ class LeakScanner:
     def is_declared(self, host: str, port: int) -> bool:
         return (host.lower().rstrip("."), port) in self.declared
 
+    def is_declared_name(self, host: str) -> bool:
+        """A DNS lookup is declared when the name is a declared endpoint's host (any port)."""
+        return host.lower().rstrip(".") in {h for h, _ in self.declared}
+
     # -- scanning ---------------------------------------------------------------------------------
     def scan(self, flows: Iterable[Flow]) -> list[LeakHit]:
         """Every hit in ``flows``, declared destinations included, in time order; one host hit per
@@ -136,6 +145,12 @@ class LeakScanner:
         declared = self.is_declared(flow.host, flow.port)
         if flow.kind == "http":
             request = f"{flow.method} {flow.scheme}://{flow.host}{flow.path}"[:300]
+        elif flow.kind == "dns":
+            destination, declared = f"{flow.host} (DNS)", self.is_declared_name(flow.host)
+            request = f"DNS {flow.method} {flow.host}"[:300]
+        elif flow.kind == "udp":
+            destination = f"{flow.host}:{flow.port}/udp"
+            request = f"UDP {destination}"
         else:
             request = f"CONNECT {destination}"
         found: list[LeakHit] = []
@@ -166,6 +181,11 @@ class LeakScanner:
 
     def _places(self, flow: Flow) -> list[_Place]:
         places = [_Place("host", flow.host, flow.time)]
+        if flow.kind == "udp":
+            for index, message in enumerate(flow.datagrams):
+                if message.from_client and message.content:
+                    places.append(_Place(f"datagram[{index}]", message.content, message.time))
+            return places
         if flow.kind != "http":
             return places  # a tunnel or a passed-through TLS connection: only its name is readable
         if flow.path:

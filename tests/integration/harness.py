@@ -39,6 +39,7 @@ def run_conformance(
     missing: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     timeout: float = 900,
+    args: Sequence[str] = (),
 ) -> tuple[int, dict[str, Any]]:
     """``conformance run`` in a subprocess; returns the exit code and conformance.json."""
     environment = {**os.environ, **(env or {})}
@@ -47,6 +48,7 @@ def run_conformance(
     argv = [sys.executable, "-m", "conformance.cli", "run", "--candidate", str(candidate), "--out", str(out)]
     if k:
         argv += ["-k", k]
+    argv += list(args)
     proc = subprocess.run(argv, env=environment, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
     print(proc.stdout[-4000:], proc.stderr[-2000:], sep="\n")
     result = out / "conformance.json"

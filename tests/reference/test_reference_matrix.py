@@ -17,9 +17,12 @@ from typing import Any
 
 import pytest
 
+from conformance.environment.terminal_netns import unavailable_reason
+
 ROOT = Path(__file__).resolve().parents[2]
 CANDIDATES = ROOT / "fixtures" / "candidates"
 EXPECTED_DIR = Path(__file__).parent / "expected"
+NAMESPACE_UNAVAILABLE = unavailable_reason()
 
 
 def expected_verdicts() -> dict[str, dict[str, str]]:
@@ -135,3 +138,8 @@ def test_result_document_names_its_inputs(reference_runs: ReferenceRuns, candida
     run_dir = Path(document["_dir"])
     for name in ("junit.xml", "report.html", "catalog.html", "allure-results/environment.properties"):
         assert (run_dir / name).is_file(), name
+    # How the network was observed is part of the result; where the machine allows it, every packet.
+    network = document["network"]
+    if network["observation"] is not None:
+        assert network["observation"] == ("namespace" if NAMESPACE_UNAVAILABLE is None else "proxy"), network
+        assert bool(network["fallback_reason"]) == (network["observation"] == "proxy")

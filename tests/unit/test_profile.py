@@ -78,6 +78,25 @@ def test_unknown_driver_field(tmp_path: Path) -> None:
     assert caught.value.field == "driver.headles"
 
 
+@pytest.mark.parametrize("arg", ["--user-data-dir=/tmp/x", "--remote-debugging-pipe", "https://example.test/"])
+def test_chromium_args_the_harness_owns_are_refused(tmp_path: Path, arg: str) -> None:
+    # The candidate gets none of Playwright's switches; the harness's own profile folder, control pipe and
+    # first tab cannot come from the profile.
+    text = GOOD.replace('executable = "/bin/sh"', f'executable = "/bin/sh"\nargs = ["{arg}"]')
+    profile = load_profile(write(tmp_path, text))
+    with pytest.raises(InputError) as caught:
+        validate_settings("chromium", profile.driver, profile.base_dir, str(profile.path))
+    assert caught.value.field == "driver.args"
+
+
+def test_chromium_obsolete_ignore_default_args_still_loads(tmp_path: Path) -> None:
+    obsolete = 'ignore_default_args = ["--disable-extensions"]'
+    text = GOOD.replace('executable = "/bin/sh"', f'executable = "/bin/sh"\n{obsolete}')
+    profile = load_profile(write(tmp_path, text))
+    settings = validate_settings("chromium", profile.driver, profile.base_dir, str(profile.path))
+    assert settings.ignore_default_args == ["--disable-extensions"]
+
+
 def test_cli_exits_2_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = write(tmp_path, GOOD.replace('kind = "secure-browser"', 'kind = "browser"'))
     out = tmp_path / "out"

@@ -1,0 +1,179 @@
+"""The terminal's network namespace: every packet the candidate sends goes to the network oracle.
+
+The candidate (a secure browser, or the terminal browser of a web screen-transfer client) runs in a
+network namespace made for the run. Its only interface is a TUN device served by mitmproxy (``tun``
+mode, in the suite's process): the device is created in the suite's namespace, moved into the
+terminal's, and made the default route there. So every TCP connection, UDP datagram and DNS query of the
+candidate reaches the oracle, whether or not the candidate honours a proxy setting, and nothing can
+reach any other network: the namespace has no other way out.
+
+Addresses inside (RFC 2544 benchmarking range, never routed on the Internet; the TUN device answers
+for all of them):
+
+- ``TERMINAL_ADDRESS``  the terminal's own address on the TUN link;
+- ``RESOLVER_ADDRESS``  the terminal's name server (the oracle answers every query itself);
+- names resolve to addresses the oracle hands out (``oracles.network.NameService``).
+
+The namespace is held by a shell started with ``unshare --net`` that waits for the end of its stdin, a
+pipe from the suite; it never gets a name, so ``ip netns list`` never shows it and nothing in /run or
+/etc is written. When the suite ends, however it ends, the pipe closes and the holder exits; the kernel
+removes the namespace, and the TUN device in it, when its last process has gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from conformance.errors import HarnessError
+
+TERMINAL_ADDRESS = "198.18.0.2"
+TERMINAL_PREFIX = 15  # 198.18.0.0/15: the whole benchmarking range is "on the link", i.e. the oracle
+RESOLVER_ADDRESS = "198.18.0.53"
+TERMINAL_ADDRESS6 = "fd00:198:18::2"  # a ULA, so IPv6 attempts reach the oracle as well
+TOOLS = ("ip", "unshare", "nsenter")
+
+
+def unavailable_reason(tun_device: Path = Path("/dev/net/tun"), euid: int | None = None) -> str | None:
+    """Why a terminal namespace cannot be made on this machine, or None when it can.
+
+    Checked before the run so that the suite can fall back to proxy observation and say why.
+    """
+    euid = os.geteuid() if euid is None else euid
+    if euid != 0:
+        return f"not running as root (euid {euid}): creating a network namespace and a TUN device needs root"
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if missing:
+        return f"{', '.join(missing)} not found on PATH (Debian packages iproute2, util-linux)"
+    if not tun_device.exists():
+        return f"{tun_device} does not exist (TUN driver not available in this kernel or container)"
+    try:
+        os.close(os.open(tun_device, os.O_RDWR))
+    except OSError as exc:
+        return f"{tun_device} cannot be opened: {exc.strerror}"
+    probe = subprocess.run(["unshare", "--net", "true"], capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        return f"cannot create a network namespace (unshare --net): {probe.stderr.strip() or probe.returncode}"
+    return None
+
+
+class TerminalNamespace:
+    """Context manager: a fresh network namespace for the terminal; ``adopt`` moves the TUN device in."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._holder: subprocess.Popen[bytes] | None = None
+        self.link = ""
+
+    @property
+    def pid(self) -> int:
+        if self._holder is None:
+            raise HarnessError("netns", "the terminal namespace is not running")
+        return self._holder.pid
+
+    @property
+    def net_path(self) -> Path:
+        """The namespace as a file (``nsenter --net=``)."""
+        return Path(f"/proc/{self.pid}/ns/net")
+
+    @property
+    def resolv_conf(self) -> Path:
+        """The terminal's /etc/resolv.conf (bound over the real one in the candidate's mount namespace)."""
+        return self.folder / "resolv.conf"
+
+    def enter_argv(self) -> list[str]:
+        """The command prefix that runs a program inside the namespace."""
+        return ["nsenter", f"--net={self.net_path}", "--"]
+
+    def __enter__(self) -> TerminalNamespace:
+        reason = unavailable_reason()
+        if reason:
+            raise HarnessError("netns", reason)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.resolv_conf.write_text(
+            f"# the terminal's name server: the network oracle (conformance suite)\nnameserver {RESOLVER_ADDRESS}\n",
+            encoding="utf-8",
+        )
+        own = os.readlink("/proc/self/ns/net")
+        self._holder = subprocess.Popen(
+            ["unshare", "--net", "--", "/bin/sh", "-c", "read _"],  # exits when the suite's end of stdin closes
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                if os.readlink(self.net_path) != own:  # unshare has made the namespace and exec'd the shell
+                    break
+            if self._holder.poll() is not None:
+                break
+            time.sleep(0.02)
+        else:
+            self.__exit__()
+            raise HarnessError("netns", "the namespace holder did not enter a new network namespace within 10 s")
+        if self._holder.poll() is not None:
+            self._holder = None
+            raise HarnessError("netns", "unshare --net exited at once: no terminal namespace")
+        try:
+            self._inside("ip", "link", "set", "lo", "up")
+        except HarnessError:
+            self.__exit__()
+            raise
+        return self
+
+    def adopt(self, link: str) -> None:
+        """Move the TUN device ``link`` (made in the suite's namespace) in, address it, route all through it."""
+        self._run(["ip", "link", "set", link, "netns", str(self.pid)])
+        self.link = link
+        self._inside("ip", "addr", "add", f"{TERMINAL_ADDRESS}/{TERMINAL_PREFIX}", "dev", link)
+        self._inside("ip", "link", "set", link, "up")
+        self._inside("ip", "route", "add", "default", "dev", link)
+        # IPv6 as well, so that an IPv6 attempt is recorded rather than failing unseen ("nodad": usable at once).
+        self._inside("ip", "-6", "addr", "add", f"{TERMINAL_ADDRESS6}/64", "dev", link, "nodad")
+        self._inside("ip", "-6", "route", "add", "default", "dev", link)
+
+    def link_down(self) -> None:
+        """Take the TUN link down (before the oracle stops reading it)."""
+        if self._holder is not None and self.link:
+            self._inside("ip", "link", "set", self.link, "down")
+
+    def facts(self) -> dict[str, object]:
+        """How the terminal was connected, for conformance.json."""
+        return {
+            "link": self.link,
+            "terminal_address": TERMINAL_ADDRESS,
+            "terminal_address6": TERMINAL_ADDRESS6,
+            "name_server": RESOLVER_ADDRESS,
+            "enter": " ".join(self.enter_argv()),
+            "interfaces_and_routes": self.routes().splitlines(),
+        }
+
+    def routes(self) -> str:
+        """The namespace's interfaces and routes (evidence: how the terminal was connected)."""
+        return self._inside("ip", "addr") + self._inside("ip", "route") + self._inside("ip", "-6", "route")
+
+    def __exit__(self, *exc: object) -> None:
+        holder, self._holder = self._holder, None
+        if holder is None:
+            return
+        if holder.stdin is not None:
+            holder.stdin.close()  # the shell's read ends: the holder exits by itself
+        try:
+            holder.wait(5)
+        except subprocess.TimeoutExpired:
+            holder.send_signal(signal.SIGKILL)
+            holder.wait(10)
+
+    def _inside(self, *argv: str) -> str:
+        return self._run([*self.enter_argv(), *argv])
+
+    @staticmethod
+    def _run(argv: list[str]) -> str:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=15, check=False)
+        if done.returncode != 0:
+            raise HarnessError("netns", f"{' '.join(argv)} failed: {done.stderr.strip() or done.returncode}")
+        return done.stdout
