@@ -665,6 +665,11 @@ class NetworkOracle:
             with contextlib.suppress(HarnessError):
                 self.terminal.link_down()
         if self._master is not None and self._loop is not None and self._loop.is_running():
+            # mitmproxy's shutdown leaves its servers running; a TUN device still served by mitmproxy_rs's own
+            # threads when the interpreter exits crashes it (SIGSEGV in garbage collection). Stop them first.
+            servers = self._master.addons.get("proxyserver").servers
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(servers.update([]), self._loop).result(10)
             self._loop.call_soon_threadsafe(self._master.shutdown)
         if self._thread is not None:
             self._thread.join(10)

@@ -85,6 +85,36 @@ def test_nothing_of_the_namespace_outlives_a_killed_run(tmp_path: Path) -> None:
             proc.kill()
 
 
+@needs_namespace
+def test_the_oracle_stops_cleanly_after_terminal_traffic(tmp_path: Path) -> None:
+    """The process exits normally after the oracle served the terminal's traffic. (mitmproxy's shutdown left
+    the TUN server to mitmproxy_rs's threads, which crashed the interpreter at exit: SIGSEGV in garbage
+    collection, seen as `conformance run` exiting -11 after it had written its report.)"""
+    script = (
+        "import socket, time, certifi\n"
+        "from pathlib import Path\n"
+        "from conformance.environment.terminal_netns import TerminalNamespace\n"
+        "from conformance.oracles.network import NetworkOracle\n"
+        "from conformance.oracles.ports import in_netns_of\n"
+        "def send():\n"
+        "    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:\n"
+        "        for _ in range(200):\n"
+        "            s.sendto(b'x' * 100, ('192.0.2.1', 9))\n"
+        "    for _ in range(20):\n"
+        "        try:\n"
+        "            socket.create_connection(('192.0.2.2', 443), timeout=0.2).close()\n"
+        "        except OSError:\n"
+        "            pass\n"
+        f"with TerminalNamespace(Path({str(tmp_path / 'netns')!r})) as t, "
+        f"NetworkOracle(Path({str(tmp_path / 'mitm')!r}), Path(certifi.where()), t):\n"
+        "    in_netns_of(t.pid, send)\n"
+        "    time.sleep(0.5)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr[-2000:]}"
+
+
 @pytest.fixture(scope="module")
 def proxy_observation_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict]:
     out = tmp_path_factory.mktemp("proxy-observation") / "run"
