@@ -485,6 +485,16 @@ def verdict_notes(request: pytest.FixtureRequest) -> list[str]:
 
 
 @pytest.fixture
+def bypass_caveat(network_oracle: Any, verdict_notes: list[str]) -> str:
+    """For a case judged on all the candidate's traffic: with proxy observation, its verdict says what could not
+    be seen (use with ``@pytest.mark.usefixtures("bypass_caveat")``)."""
+    note = network_oracle.unobservable()
+    if note:
+        verdict_notes.append(note)
+    return note
+
+
+@pytest.fixture
 def canary(request: pytest.FixtureRequest) -> str:
     from conformance.detectors import make_canary
 

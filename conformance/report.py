@@ -171,6 +171,7 @@ _CSS = """
 body{font-family:"Noto Sans CJK JP","Noto Sans",system-ui,sans-serif;margin:0;color:#1d2430;background:#f6f7f9}
 header{background:#17324d;color:#fff;padding:18px 28px}header h1{margin:0;font-size:22px}
 header p{margin:4px 0 0;opacity:.85}main{padding:20px 28px}
+.note{color:#8a5a00;font-weight:600}header .note{color:#ffd27a}
 .cards{display:flex;gap:12px;flex-wrap:wrap;margin-bottom:18px}
 .card{background:#fff;border-radius:8px;padding:12px 16px;min-width:110px;box-shadow:0 1px 3px #0002}
 .card b{display:block;font-size:26px}
@@ -182,6 +183,18 @@ th{background:#eef1f5}.v{display:inline-block;padding:2px 8px;border-radius:10px
 .not_tested{background:#ffe0b2;color:#8d4b00}details{margin:4px 0}code{font-size:12px}
 .result{font-size:18px;font-weight:700;margin:8px 0 16px}small{color:#5b6573}
 """
+
+
+def _observation_line(network: dict[str, Any]) -> str:
+    """How the candidate's traffic was observed, in the header: a reader must see a proxy-only run at once."""
+    observation = network.get("observation")
+    if observation == "namespace":
+        return ("<p>通信の観測: 端末のネットワーク名前空間（全パケット）/ network observation: the terminal's "
+                "network namespace (every packet)</p>")
+    if observation == "proxy":
+        return (f'<p class="note">⚠ 通信の観測: プロキシ経由のみ / network observation: proxy only — '
+                f"{html.escape(network.get('not_observable', ''))}</p>")
+    return ""
 
 
 def render_report_html(document: dict[str, Any], catalog: Any) -> str:
@@ -224,7 +237,8 @@ def render_report_html(document: dict[str, Any], catalog: Any) -> str:
 <header><h1>適合性試験結果 / Conformance result — {esc(candidate['name'])}</h1>
 <p>{esc(candidate['vendor'])} {esc(candidate['version'])} · {esc(candidate['kind'])} ·
 catalog {esc(suite['catalog_version'])} <small>sha256 {esc(suite['catalog_sha256'][:16])}…</small> ·
-suite {esc(suite['version'])} · {esc(document['started'])} → {esc(document['finished'])}</p></header>
+suite {esc(suite['version'])} · {esc(document['started'])} → {esc(document['finished'])}</p>
+{_observation_line(document.get("network") or {})}</header>
 <main><div class="result">{esc(ja)} / {esc(en)} (exit {summary['exit_code']})</div>
 <div class="cards">{cards}</div>
 <table><tr><th>ID</th><th>要件 / requirement</th><th>水準 / level</th><th>判定 / verdict</th>

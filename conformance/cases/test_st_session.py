@@ -128,6 +128,7 @@ def attribute(attempts: list[Any], client: set[tuple[str, int]], candidate: Any)
 
 
 @pytest.mark.requirement("NET-01")
+@pytest.mark.usefixtures("bypass_caveat")
 def test_client_connects_only_to_declared_endpoints(
     candidate: Any, driver: Any, fixture_site: Any, network_oracle: Any, canary: str, evidence: Any, run_dir: Path
 ) -> None:
@@ -182,6 +183,7 @@ def test_client_connects_only_to_declared_endpoints(
 
 # -- LEAK-01 ---------------------------------------------------------------------------------------
 @pytest.mark.requirement("LEAK-01")
+@pytest.mark.usefixtures("bypass_caveat")
 def test_planted_data_does_not_leave(
     candidate: Any, candidate_session: Any, driver: Any, fixture_site: Any, network_oracle: Any,
     clipboard_oracle: Any, canary: str, evidence: Any, run_dir: Path,

@@ -148,3 +148,12 @@ def test_namespace_unavailable_reasons(tmp_path: Path) -> None:
     missing = tmp_path / "no-tun"
     reason = terminal_netns.unavailable_reason(tun_device=missing, euid=0)
     assert reason is not None and str(missing) in reason and "does not exist" in reason
+
+
+def test_the_report_header_says_how_the_network_was_observed() -> None:
+    from conformance.report import _observation_line
+
+    assert "every packet" in _observation_line({"observation": "namespace"})
+    proxy = _observation_line({"observation": "proxy", "not_observable": "UDP <not> observable"})
+    assert "proxy only" in proxy and "UDP &lt;not&gt; observable" in proxy  # escaped
+    assert _observation_line({"observation": None}) == ""
