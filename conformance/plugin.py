@@ -395,11 +395,27 @@ def _namespace_positive_control(oracle: Any, token: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def playwright() -> Iterator[Any]:
+def playwright(run_dir: Path) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as instance:
+    # Playwright's driver makes a folder per browser launch in its TMPDIR and may leave it when a browser
+    # ends unexpectedly: its TMPDIR is the run's work folder, deleted with the run (the driver reads it once).
+    folder = run_dir / "playwright-tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(folder)
+    try:
+        manager = sync_playwright()
+        instance = manager.start()
+    finally:
+        if saved is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved
+    try:
         yield instance
+    finally:
+        manager.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")
