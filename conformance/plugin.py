@@ -378,8 +378,8 @@ def _namespace_positive_control(oracle: Any, token: str) -> None:
     import socket
     import time
 
+    from conformance.environment.terminal_netns import in_netns_of
     from conformance.oracles.network import POSITIVE_CONTROL_PEER
-    from conformance.oracles.ports import in_netns_of
 
     def send() -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:

@@ -10,6 +10,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from conformance.environment.terminal_netns import in_netns_of, netns_of
 from conformance.errors import HarnessError
 from conformance.oracles import ports
 
@@ -36,11 +37,11 @@ def endpoints_of(pids: list[int]) -> list[dict[str, Any]]:
     the network namespace its processes live in (the terminal's, when the candidate runs in one)."""
     by_namespace: dict[str, list[int]] = {}
     for pid in pids:
-        by_namespace.setdefault(ports.netns_of(pid), []).append(pid)
+        by_namespace.setdefault(netns_of(pid), []).append(pid)
     found = []
     for namespace, members in by_namespace.items():
         if namespace:  # "": the process has gone
-            found += ports.in_netns_of(members[0], lambda members=members: _endpoints(members))
+            found += in_netns_of(members[0], lambda members=members: _endpoints(members))
     return found
 
 

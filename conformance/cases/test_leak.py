@@ -31,6 +31,7 @@ import pytest
 
 from conformance.cases.observation import Observation
 from conformance.detectors import load_test_numbers, scan
+from conformance.environment.fixture_site import WEBRTC_PEER
 from conformance.errors import HarnessError
 from conformance.oracles.leak import LeakHit, LeakScanner
 
@@ -39,7 +40,6 @@ pytestmark = pytest.mark.candidate_kind("secure-browser")
 PAGE = "https://lgwan.test/pages/resident.html"
 SINK_HOST = "evil.test"
 CHANNELS = ("form-urlencoded", "form-multipart", "fetch-json", "beacon", "websocket", "image", "hostname")
-WEBRTC_PEER = "198.51.100.7:3478"  # TEST-NET-2: named to the page only with namespace observation
 # Where each channel lands on the fixture site when the candidate lets it out ("hostname" never lands:
 # the proxy refuses the made-up name, but records the attempt with the name in it).
 SINK_PATHS = {

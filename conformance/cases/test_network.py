@@ -34,16 +34,13 @@ import pytest
 import urllib3
 
 from conformance.cases.observation import Observation
-from conformance.environment.fixture_site import ROGUE_HOST, SITE_HOSTS
+from conformance.environment.fixture_site import ROGUE_HOST, SITE_HOSTS, WEBRTC_PEER
 from conformance.errors import HarnessError
 from conformance.oracles.network import connection_attempts, findings_table, judge_attempts
 
 pytestmark = pytest.mark.candidate_kind("secure-browser")
 
 THIRD_PARTY = "evil.test"  # undeclared host the NET-01 tour's page embeds and the user types in
-# An ICE peer no one routes to (TEST-NET-2). Named to a page only with namespace observation, where its
-# datagrams end in the oracle; a candidate on the real network would send them out.
-WEBRTC_PEER = "198.51.100.7:3478"
 UDP_SETTLE_SECONDS = 3.0
 BACKGROUND_SECONDS = 12.0  # idle time for the browser's own background traffic
 SHUTDOWN_SECONDS = 2.0  # traffic a browser sends while it exits still counts

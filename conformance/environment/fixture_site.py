@@ -27,6 +27,9 @@ PAGES_DIR = Path(__file__).resolve().parent.parent / "site" / "pages"
 # Names the proxy resolves to this site. *.test is reserved (RFC 2606): never a real host.
 SITE_HOSTS = ("internet.test", "lgwan.test", "evil.test")
 ROGUE_HOST = "untrusted.test"
+# The ICE peer the probe pages' WebRTC talks to (TEST-NET-2, routed nowhere). Named to a page only with namespace
+# observation, where every datagram ends in the network oracle; a candidate on the real network would send it out.
+WEBRTC_PEER = "198.51.100.7:3478"
 _GIF = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b")
 
 

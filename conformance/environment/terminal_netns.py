@@ -18,17 +18,24 @@ The namespace is held by a shell started with ``unshare --net`` that waits for t
 pipe from the suite; it never gets a name, so ``ip netns list`` never shows it and nothing in /run or
 /etc is written. When the suite ends, however it ends, the pipe closes and the holder exits; the kernel
 removes the namespace, and the TUN device in it, when its last process has gone.
+
+``in_netns_of`` runs a piece of the suite's own work (a positive control, the ports oracle's listing and
+probes) inside the namespace of a given process, in a thread of its own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from conformance.errors import HarnessError
 
@@ -177,3 +184,48 @@ class TerminalNamespace:
         if done.returncode != 0:
             raise HarnessError("netns", f"{' '.join(argv)} failed: {done.stderr.strip() or done.returncode}")
         return done.stdout
+
+
+T = TypeVar("T")
+CLONE_NEWNET = 0x40000000
+
+
+def netns_of(pid: int) -> str:
+    """The network namespace of ``pid`` (e.g. "net:[4026531840]"); "" when the process has gone."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/net")
+    except OSError:
+        return ""
+
+
+def in_netns_of(pid: int, work: Callable[[], T]) -> T:
+    """``work()`` run inside the network namespace of ``pid``: its sockets, and the processes it starts.
+
+    setns(2) changes the namespace of the calling thread only, so ``work`` runs in a thread of its own
+    that ends afterwards; the rest of the suite stays where it is.
+    """
+    target = netns_of(pid)
+    if not target:
+        raise HarnessError("netns", f"process {pid} has gone: its network namespace cannot be entered")
+    if target == netns_of(os.getpid()):
+        return work()
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+            try:
+                if ctypes.CDLL(None, use_errno=True).setns(fd, CLONE_NEWNET) != 0:
+                    raise HarnessError("netns", f"setns into {target} failed: {os.strerror(ctypes.get_errno())}")
+            finally:
+                os.close(fd)
+            outcome["value"] = work()
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name=f"netns-of-{pid}")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

@@ -4,25 +4,22 @@
 Probes only ever touch loopback: a wildcard listener (0.0.0.0 / ::) is probed via 127.0.0.1 / ::1 and
 any other address is refused with ValueError, so the suite never sends traffic beyond the terminal.
 
-A candidate in the terminal's network namespace has its own sockets and its own loopback: ``in_netns_of``
-runs the listing and the probes inside the namespace of the process looked at.
+A candidate in the terminal's network namespace has its own sockets and its own loopback: the cases run the
+listing and the probes inside the namespace of the process looked at (``terminal_netns.in_netns_of``).
 """
 
 from __future__ import annotations
 
-import ctypes
 import ipaddress
 import json
-import os
 import re
 import socket
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from conformance.environment.procs import require_tool
 from conformance.errors import HarnessError
@@ -108,51 +105,6 @@ def descendants(pids: Iterable[int], proc_root: Path = Path("/proc")) -> set[int
                 wanted.add(child)
                 stack.append(child)
     return wanted
-
-
-T = TypeVar("T")
-CLONE_NEWNET = 0x40000000
-
-
-def netns_of(pid: int) -> str:
-    """The network namespace of ``pid`` (e.g. "net:[4026531840]"); "" when the process has gone."""
-    try:
-        return os.readlink(f"/proc/{pid}/ns/net")
-    except OSError:
-        return ""
-
-
-def in_netns_of(pid: int, work: Callable[[], T]) -> T:
-    """``work()`` run inside the network namespace of ``pid``: its sockets, and the processes it starts.
-
-    setns(2) changes the namespace of the calling thread only, so ``work`` runs in a thread of its own
-    that ends afterwards; the rest of the suite stays where it is.
-    """
-    target = netns_of(pid)
-    if not target:
-        raise HarnessError("netns", f"process {pid} has gone: its network namespace cannot be entered")
-    if target == netns_of(os.getpid()):
-        return work()
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
-            try:
-                if ctypes.CDLL(None, use_errno=True).setns(fd, CLONE_NEWNET) != 0:
-                    raise HarnessError("netns", f"setns into {target} failed: {os.strerror(ctypes.get_errno())}")
-            finally:
-                os.close(fd)
-            outcome["value"] = work()
-        except BaseException as exc:  # re-raised in the caller's thread
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, name=f"netns-of-{pid}")
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
 
 
 def _run_ss(flags: str) -> str:

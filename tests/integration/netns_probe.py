@@ -26,9 +26,8 @@ from pathlib import Path
 
 import certifi
 
-from conformance.environment.terminal_netns import RESOLVER_ADDRESS, TerminalNamespace
+from conformance.environment.terminal_netns import RESOLVER_ADDRESS, TerminalNamespace, in_netns_of
 from conformance.oracles.network import NetworkOracle
-from conformance.oracles.ports import in_netns_of
 
 DOC_RANGES = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")]
 EGRESS = "egress0"

@@ -95,7 +95,7 @@ def test_the_oracle_stops_cleanly_after_terminal_traffic(tmp_path: Path) -> None
         "from pathlib import Path\n"
         "from conformance.environment.terminal_netns import TerminalNamespace\n"
         "from conformance.oracles.network import NetworkOracle\n"
-        "from conformance.oracles.ports import in_netns_of\n"
+        "from conformance.environment.terminal_netns import in_netns_of\n"
         "def send():\n"
         "    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:\n"
         "        for _ in range(200):\n"
