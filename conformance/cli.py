@@ -27,8 +27,10 @@ DEFAULT_CANDIDATE = REFERENCE_DIR / "chromium-hardened.toml"
 
 def _validate(paths: list[Path], allow_lab_address: bool = False) -> list[Any]:
     """Validate every input before anything starts or is written. Raises InputError."""
+    from conformance.attestation import load_for_profile
     from conformance.catalog import load_catalog
     from conformance.drivers import validate_settings
+    from conformance.environment.maintenance_platform import validate_maintenance
     from conformance.oracles.wire import require_known
     from conformance.profile import load_profile
 
@@ -40,6 +42,8 @@ def _validate(paths: list[Path], allow_lab_address: bool = False) -> list[Any]:
         settings = validate_settings(profile.driver["name"], profile.driver, profile.base_dir, str(path),
                                      allow_lab_address)
         require_known(getattr(settings, "wire_protocol", None), str(path))
+        validate_maintenance(profile, allow_lab_address, str(path))
+        load_for_profile(profile, catalog)  # attestations of the manual requirements (docs/attestations.md)
         profiles.append(profile)
     names = [p.name for p in profiles]
     if len(set(names)) != len(names):
@@ -57,6 +61,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     profiles = _validate(paths, args.allow_lab_address)
     if args.requirement:
         load_catalog().select(args.requirement)  # an unknown ID is bad input (exit 2) before anything runs
+    releases = Path(args.engine_releases).resolve() if args.engine_releases else None
+    if releases is not None:  # MNT-05's run configuration: a bad file is bad input (exit 2) before anything runs
+        from conformance.engine_releases import load_engine_releases
+
+        load_engine_releases(releases)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("reports") / stamp
     codes, documents = [], []
@@ -84,6 +93,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.allow_lab_address:
             pytest_args.append("--allow-lab-address")
         pytest_args.append(f"--network-observation={args.network_observation}")
+        if releases is not None:
+            pytest_args.append(f"--engine-releases={releases}")
         status = pytest.main(pytest_args)
         result = target / "conformance.json"
         if not result.exists():
@@ -154,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="how the candidate's traffic is observed: 'namespace' (every packet, needs root and "
                           "/dev/net/tun), 'proxy' (what it sends to the proxy), 'auto' (namespace where possible, "
                           "else proxy, saying why) / 通信の観測方法")
+    run.add_argument("--engine-releases", metavar="TOML",
+                     help="stable releases of browser engines with their dates, for MNT-05's patch lag "
+                          "(e.g. fixtures/engine-releases.toml) / エンジン安定版の一覧")
     run.set_defaults(func=cmd_run)
     catalog = sub.add_parser("catalog", help="list the requirement catalog / 要件カタログを表示")
     catalog.add_argument("--lang", choices=("ja", "en"), default="ja")

@@ -10,6 +10,10 @@ it is recorded as ``error`` with the reason.
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+from typing import Any
+
 
 class InputError(Exception):
     """Bad input: names the file, the field and what is expected."""
@@ -36,3 +40,23 @@ class HarnessError(Exception):
         self.component = component
         self.reason = reason
         super().__init__(f"[{component}] {reason}")
+
+
+def read_toml(path: Path, what: str, fix: str = "check the path") -> tuple[bytes, dict[str, Any]]:
+    """The raw bytes (for the file's hash) and parsed content of an input file, or an InputError naming it."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(str(path), "", f"cannot read the {what}: {exc.strerror}", fix) from None
+    try:
+        return raw, tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(str(path), "", f"not valid TOML: {exc}", "fix the syntax at the position shown") from None
+
+
+def dotted(loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as the field a person finds in the file: ``network.endpoints[2].port``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"

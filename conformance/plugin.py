@@ -59,6 +59,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="namespace: the candidate in a network namespace whose only route is the oracle (needs "
                          "root, iproute2, /dev/net/tun); proxy: the oracle as its HTTP proxy only; auto: namespace "
                          "where possible, else proxy, saying why")
+    group.addoption("--engine-releases", default=None, metavar="TOML",
+                    help="stable releases of browser engines with their dates (MNT-05 measures the candidate's "
+                         "patch lag against them); see fixtures/engine-releases.toml")
     group.addoption(
         "--conformance-headless",
         action="store_true",
@@ -99,9 +102,20 @@ class ConformanceRun:
             from conformance.oracles.wire import require_known
 
             require_known(getattr(self.driver_settings, "wire_protocol", None), str(profile_path))
+            from conformance.environment.maintenance_platform import validate_maintenance
+
+            validate_maintenance(self.profile, self.allow_lab_address, str(profile_path))
+            from conformance.attestation import load_for_profile
+
+            # The manual requirements' attestations (docs/attestations.md): checked and hashed before the run.
+            self.attestations = load_for_profile(self.profile, self.catalog)
             selectors = config.getoption("--requirement", None)
             # None: every requirement; else only these are run and reported (a rerun of one requirement).
             self.selected: list[str] | None = self.catalog.select(selectors) if selectors else None
+            from conformance.engine_releases import load_engine_releases
+
+            releases_path = config.getoption("--engine-releases", None)  # MNT-05's stable releases (run config)
+            self.engine_releases = load_engine_releases(releases_path) if releases_path else None
         except InputError as exc:
             raise pytest.UsageError(f"bad input / 入力エラー: {exc}") from None
         out = config.getoption("--conformance-out")
@@ -291,6 +305,12 @@ def conformance_run(request: pytest.FixtureRequest) -> ConformanceRun:
 @pytest.fixture(scope="session")
 def candidate(conformance_run: ConformanceRun) -> Any:
     return conformance_run.profile
+
+
+@pytest.fixture(scope="session")
+def engine_releases(conformance_run: ConformanceRun) -> Any:
+    """The stable engine releases of --engine-releases (``engine_releases.EngineReleases``), None without it."""
+    return conformance_run.engine_releases
 
 
 @pytest.fixture(scope="session")
@@ -622,3 +642,66 @@ def desktop(display: Any) -> Any:
     from conformance.oracles.native_dialog import Desktop
 
     return Desktop(display.env if display is not None else None)
+
+
+# -- the suite's test network (maintenance path, wireless LAN) ------------------------------------------
+@pytest.fixture(scope="session")
+def test_network(run_dir: Path) -> Iterator[Any]:
+    """The suite's own hosts (environment/test_network.py): a terminal on the user segment, the dual-homed platform,
+    a maintenance terminal on the management segment. A failure (no root, no iproute2) is kept, not raised, so that
+    only the cases that need the network end in error, saying why."""
+    from conformance.environment.test_network import MANAGEMENT, USER, TestNetwork
+
+    try:
+        with TestNetwork(run_dir / "test-network") as network:
+            network.segment(USER)
+            network.segment(MANAGEMENT)
+            network.host("terminal", [USER])
+            network.host("platform", [USER, MANAGEMENT])
+            network.host("maintenance", [MANAGEMENT])
+            yield network
+    except HarnessError as exc:
+        yield exc
+
+
+@pytest.fixture(scope="session")
+def maintenance_platform(
+    conformance_run: ConformanceRun, request: pytest.FixtureRequest, run_dir: Path
+) -> Iterator[Any]:
+    """The profile's [maintenance] start command running on the platform host (a real lab: nothing started)."""
+    from conformance.environment.maintenance_platform import MaintenancePlatform
+
+    profile = conformance_run.profile
+    network = None
+    if profile.maintenance.start:
+        network = request.getfixturevalue("test_network")
+        if isinstance(network, HarnessError):
+            yield network
+            return
+    try:
+        with MaintenancePlatform(profile, network, run_dir / "maintenance") as platform:
+            yield platform
+    except HarnessError as exc:
+        yield exc
+
+
+@pytest.fixture(scope="session")
+def wlan_segment(conformance_run: ConformanceRun, test_network: Any) -> Any:
+    """The wireless segment of the profile's [wlan] section on the test network: a gateway on an uplink port (the
+    positive control: isolated terminals still reach it) and two test terminals."""
+    from conformance.environment.test_network import WLAN
+
+    wlan = conformance_run.profile.wlan
+    if wlan is None:
+        return HarnessError("profile", "the candidate claims WLAN-02 but its profile has no [wlan] section: declare "
+                                       "the segment and its isolation (README, 'Writing a candidate profile')")
+    if isinstance(test_network, HarnessError):
+        return test_network
+    try:
+        test_network.segment(WLAN, isolated=wlan.isolation == "port-isolation")
+        test_network.host("wlan-gateway", [WLAN], uplink=True)
+        test_network.host("wlan-terminal-a", [WLAN])
+        test_network.host("wlan-terminal-b", [WLAN])
+    except HarnessError as exc:
+        return exc
+    return test_network

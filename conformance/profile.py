@@ -8,13 +8,12 @@ the catalog, imports nothing else of the package but the error types.
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from conformance.errors import InputError
+from conformance.errors import InputError, dotted, read_toml
 
 KINDS = ("secure-browser", "screen-transfer")
 
@@ -55,12 +54,54 @@ class Network(_Strict):
 
 
 class MaintenanceEndpoint(_Strict):
-    url: str = Field(pattern=r"^(https?|ssh|vnc|rdp|tcp)://")
+    """A maintenance or update endpoint of the platform (MNT-02, MNT-03). The URL's host is the name its TLS
+    certificate must carry; on the suite's test network it is reached at the platform host's address."""
+
+    url: str = Field(pattern=r"^(https?)://[^/\s:]+(:\d{1,5})?(/\S*)?$")
+    role: Literal["admin", "update"] = "admin"
     purpose: str = ""
 
 
 class Maintenance(_Strict):
+    """The platform's maintenance side. ``start`` runs it on the platform host of the suite's test network (one
+    leg on the user segment, one on the management segment); where it listens is the product's own choice."""
+
     endpoints: list[MaintenanceEndpoint] = []
+    # argv with placeholders {user_address} {management_address} {tls_cert} {tls_key} {ca_cert} {state_dir}
+    # {profile_dir} {python}; empty: the endpoints are already running in a real lab (--allow-lab-address)
+    start: list[str] = []
+    ready_timeout: float = Field(default=30, gt=0, le=600)
+    admin_ports: list[int] = []  # the product's own admin ports, scanned from the user segment with common ones
+    # ports the platform serves users on (e.g. its gateway on 443): open from the user segment by design, so not a
+    # finding — unless an admin endpoint or admin port uses the same port
+    service_ports: list[int] = []
+    ca: str = ""  # PEM of the CA that issued the endpoints' certificates, when not the run's CA (relative path)
+    engine_patch_lag_days: int | None = Field(default=None, ge=0, le=3650)  # MNT-05: the lag the vendor declares
+
+    @field_validator("admin_ports", "service_ports")
+    @classmethod
+    def _ports(cls, value: list[int]) -> list[int]:
+        bad = [p for p in value if not 1 <= p <= 65535]
+        if bad:
+            raise ValueError(f"ports must be 1-65535, got {bad}")
+        return value
+
+
+class WlanException(_Strict):
+    """A business exception to terminal isolation (the catalog's 申告した業務上の例外), e.g. a shared printer."""
+
+    port: int = Field(ge=1, le=65535)
+    protocol: Literal["tcp", "udp"] = "tcp"
+    purpose: str = Field(min_length=1)
+
+
+class Wlan(_Strict):
+    """The wireless-LAN segment WLAN-02 examines. ``reference-bridge``: the suite's own segment, a Linux bridge
+    in a namespace of its test network (the reference access point) with ``isolation`` as its setting."""
+
+    segment: Literal["reference-bridge"] = "reference-bridge"
+    isolation: Literal["port-isolation", "none"]
+    exceptions: list[WlanException] = []
 
 
 class CandidateProfile(_Strict):
@@ -69,6 +110,9 @@ class CandidateProfile(_Strict):
     driver: dict[str, Any]
     network: Network = Network()
     maintenance: Maintenance = Maintenance()
+    wlan: Wlan | None = None
+    # Attestations of the manual requirements (TOML, relative to the profile); see docs/attestations.md.
+    attestations: str | None = None
 
     # Filled in by ``load_profile``; not part of the TOML.
     path: Path = Path()
@@ -109,28 +153,13 @@ _FIXES = {
 
 def load_profile(path: str | Path) -> CandidateProfile:
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        problem = f"cannot read the candidate profile: {exc.strerror}"
-        raise InputError(str(path), "", problem, "check the path") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(str(path), "", f"not valid TOML: {exc}", "fix the syntax at the position shown") from None
+    raw, data = read_toml(path, "candidate profile")
     try:
         profile = CandidateProfile.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = _dotted(first["loc"])
+        field = dotted(first["loc"])
         raise InputError(str(path), field, first["msg"], _FIXES.get(first["type"], "")) from None
     profile.path = path.resolve()
     profile.sha256 = hashlib.sha256(raw).hexdigest()
     return profile
-
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top level)"

@@ -1,8 +1,10 @@
 """Write what a run decided: ``conformance.json``, ``report.html``, ``catalog.html`` and the Allure
-environment. Reads result data and the catalog only; knows nothing of drivers or oracles."""
+environment, with the attestations of the manual requirements (their evidence copied into ``evidence/`` and one
+Allure result each). Reads result data and the catalog only; knows nothing of drivers or oracles."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import importlib.metadata
 import json
@@ -12,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from conformance import __version__
-from conformance.verdicts import aggregate, counts, exit_code
+from conformance.attestation import EXAMPLE_LABEL, STATUS_LABELS, copy_evidence, write_allure_results
+from conformance.verdicts import aggregate, attestation_counts, counts, exit_code
 
 SCHEMA = "lgwan-conformance/result-v1"
 VERDICT_LABELS = {
@@ -38,10 +41,18 @@ def _version(package: str) -> str:
         return "not installed"
 
 
+def run_date(run: Any) -> dt.date:
+    """The day attestations are judged on (expired or not): the local date the run started."""
+    return run.started.astimezone().date()
+
+
 def build_document(run: Any) -> dict[str, Any]:
     profile, catalog = run.profile, run.catalog
+    attestations = getattr(run, "attestations", None)  # conformance.attestation.AttestationSet, or None
+    today = run_date(run)
     verdicts = aggregate(
-        catalog, profile.kind, profile.claims, profile.candidate.catalog_profiles, run.results.values()
+        catalog, profile.kind, profile.claims, profile.candidate.catalog_profiles, run.results.values(),
+        attestations.records(today) if attestations is not None else None,
     )
     if run.selected is not None:  # --requirement: only what was asked for is decided and reported
         verdicts = {rid: verdict for rid, verdict in verdicts.items() if rid in run.selected}
@@ -77,7 +88,13 @@ def build_document(run: Any) -> dict[str, Any]:
         },
         "network": dict(getattr(run, "network", {}) or {"observation": None}),
         "selection": run.selected,
-        "summary": {"counts": counts(verdicts), "exit_code": _exit_code(verdicts, run.collection_errors)},
+        "attestations": attestations.provenance(today) if attestations is not None else None,
+        "summary": {
+            "counts": counts(verdicts),
+            # Never part of the exit code: manual requirements do not block 0, attested or not.
+            "attestations": attestation_counts(verdicts),
+            "exit_code": _exit_code(verdicts, run.collection_errors),
+        },
         "collection_errors": list(run.collection_errors),
         "requirements": {rid: verdict.to_json() for rid, verdict in verdicts.items()},
     }
@@ -94,12 +111,15 @@ def write_run(run: Any) -> dict[str, Any]:
 
     document = build_document(run)
     out: Path = run.out_dir
+    # Copied first: the hashes in conformance.json are those of the copies a reader opens.
+    copy_evidence(getattr(run, "attestations", None), document, out)
     (out / "conformance.json").write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
     (out / "catalog.html").write_text(render_html(run.catalog), encoding="utf-8")
     (out / "report.html").write_text(render_report_html(document, run.catalog), encoding="utf-8")
     allure_dir = out / "allure-results"
     if allure_dir.is_dir():
         write_allure_environment(allure_dir, document)
+        write_allure_results(allure_dir, document, run.catalog)
     return document
 
 
@@ -121,6 +141,9 @@ def write_allure_environment(allure_dir: Path, document: dict[str, Any]) -> None
     categories = [
         {"name": "不適合 / product failed a requirement", "matchedStatuses": ["failed"]},
         {"name": "判定不能 / harness could not decide", "matchedStatuses": ["broken"]},
+        # Manual requirements (conformance.attestation writes them as skipped results, message first line).
+        *({"name": f"要証跡 {ja} / manual: {en}", "matchedStatuses": ["skipped"],
+           "messageRegex": f"^要証跡 {ja}[\\s\\S]*"} for ja, en in STATUS_LABELS.values()),
     ]
     (allure_dir / "categories.json").write_text(json.dumps(categories, ensure_ascii=False), encoding="utf-8")
 
@@ -144,7 +167,10 @@ def render_summary(document: dict[str, Any], catalog: Any) -> str:
         title = requirement.title("ja") if requirement else ""
         ja, en = VERDICT_LABELS[entry["verdict"]]
         level_ja, level_en = LEVEL_LABELS[entry["level"]]
-        rows.append((rid, f"{level_ja}/{level_en}", f"{ja}/{en}", title))
+        verdict = f"{ja}/{en}"
+        if entry.get("attestation"):  # manual: say at once whether evidence was handed in
+            verdict += f" {attestation_label(entry['attestation'], sep='/')}"
+        rows.append((rid, f"{level_ja}/{level_en}", verdict, title))
     order = {"fail": 0, "error": 1, "not_tested": 2, "pass": 3, "manual": 4, "not_applicable": 5}
     rows.sort(key=lambda r: (order[document["requirements"][r[0]]["verdict"]], r[0]))
     headers = ("ID", "水準/level", "判定/verdict", "要件/requirement")
@@ -161,9 +187,36 @@ def render_summary(document: dict[str, Any], catalog: Any) -> str:
         "",
         f"候補 / candidate: {candidate['name']} ({candidate['kind']}, {candidate['vendor']} {candidate['version']})",
         f"集計 / totals: {tally}",
-        f"結果 / result: {ja} / {en} (exit {summary['exit_code']})",
     ]
+    attested = _attestation_totals(document)
+    if attested:
+        lines.append(f"証跡 / attestations: {attested}")
+    lines.append(f"結果 / result: {ja} / {en} (exit {summary['exit_code']})")
     return "\n".join(lines)
+
+
+def attestation_label(record: dict[str, Any], sep: str = " / ") -> str:
+    """E.g. "証跡確認済/attested", "証跡確認済(例)/attested (example)"."""
+    ja, en = STATUS_LABELS[record["status"]]
+    if record.get("example"):
+        ja, en = f"{ja}({EXAMPLE_LABEL[0]})", f"{en} ({EXAMPLE_LABEL[1]})"
+    return f"{ja}{sep}{en}"
+
+
+def _attestation_totals(document: dict[str, Any]) -> str:
+    """The summary's attestation counts as one line ("" when the run has no manual requirement)."""
+    tally = document["summary"].get("attestations") or {}
+    parts = [f"{STATUS_LABELS[k][0]}/{STATUS_LABELS[k][1]} {tally.get(k, 0)}" for k in STATUS_LABELS]
+    if not any(tally.get(k) for k in (*STATUS_LABELS, "not_applicable")):
+        return ""
+    if tally.get("example"):
+        parts.append(f"うち例/of which examples {tally['example']}")
+    if tally.get("not_applicable"):
+        parts.append(f"対象外の要件への証跡/for requirements not applicable {tally['not_applicable']}")
+    where = document.get("attestations") or {}
+    if where.get("file"):
+        parts.append(f"({where['file']}, sha256 {where['sha256'][:16]}…)")
+    return ", ".join(parts)
 
 
 # -- HTML report -----------------------------------------------------------------------------------
@@ -182,6 +235,11 @@ th{background:#eef1f5}.v{display:inline-block;padding:2px 8px;border-radius:10px
 .not_applicable{background:#eceff1;color:#455a64}.manual{background:#e3e7fd;color:#283593}
 .not_tested{background:#ffe0b2;color:#8d4b00}details{margin:4px 0}code{font-size:12px}
 .result{font-size:18px;font-weight:700;margin:8px 0 16px}small{color:#5b6573}
+.att-attested{background:#d0ecf5;color:#0b4f6c;border:1px solid #0b4f6c}.att-pending{background:#ffe0b2;color:#8d4b00}
+.att-expired{background:#fddede;color:#8b0000;border:1px solid #8b0000}
+.example{background:#fff;color:#5b6573;border:1px dashed #5b6573}
+.attestation{margin:6px 0;padding:6px 8px;border-left:3px solid #283593;background:#f7f8fe}
+.attestation ul{margin:4px 0;padding-left:18px}
 """
 
 
@@ -197,6 +255,66 @@ def _observation_line(network: dict[str, Any]) -> str:
     return ""
 
 
+def attestation_badges(record: dict[str, Any] | None) -> str:
+    """The badge shown next to 要証跡 manual: 証跡確認済 / 未提出 / 期限切れ, and 例 for a shipped example."""
+    if not record:
+        return ""
+    esc = html.escape
+    ja, en = STATUS_LABELS[record["status"]]
+    badges = f' <span class="v att-{esc(record["status"])}" title="{esc(en)}">{esc(ja)}</span>'
+    badges += f"<br><small>{esc(en)}</small>"
+    if record.get("example"):
+        badges += (f' <span class="v example" title="an example, not real evidence">{esc(EXAMPLE_LABEL[0])} / '
+                   f"{esc(EXAMPLE_LABEL[1])}</span>")
+    return badges
+
+
+def attestation_details(record: dict[str, Any] | None) -> str:
+    """Who attested what, until when, and every evidence file with its hash (a link to the run's copy)."""
+    if not record or record["status"] == "pending":
+        return ""
+    esc = html.escape
+    parts = ['<div class="attestation">']
+    if record.get("example"):
+        parts.append('<p class="note">⚠ 例であり実際の証跡ではない / an example, not real evidence</p>')
+    if record.get("applicable") is False:
+        parts.append('<p class="note">対象外の要件への証跡（判定には使わない）/ an attestation for a requirement '
+                     "that does not apply to this candidate (kept, not used)</p>")
+    who = esc(record["attested_by"])
+    if record.get("organisation"):
+        who += f"（{esc(record['organisation'])}）"
+    facts = [who, esc(record["role"])]
+    if record.get("registration_number"):
+        facts.append(f"登録番号 / registration no. {esc(record['registration_number'])}")
+    validity = "失効 / expired" if record["status"] == "expired" else "まで有効 / valid until"
+    facts.append(f"{esc(record['date'])} → {esc(record['expires'])} {validity}")
+    parts.append(f"<b>証跡 / attestation:</b> {esc(record['statement'])}<br><small>{' · '.join(facts)}</small>")
+    files = "".join(
+        f'<li><a href="{esc(e["path"])}">{esc(e["source"])}</a> <small>{e["bytes"]} bytes · sha256 '
+        f'<code>{esc(e["sha256"])}</code></small></li>'
+        for e in record.get("evidence", [])
+    )
+    parts.append(f"<ul>{files}</ul>")
+    parts += [f'<p class="note">⚠ {esc(note)}</p>' for note in record.get("notes", [])]
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _attestation_header(document: dict[str, Any]) -> str:
+    """Which attestation file the run used; examples are flagged where nobody can miss them."""
+    where = document.get("attestations")
+    if not where:
+        return ""
+    esc = html.escape
+    line = (f"<p>証跡ファイル / attestation file: {esc(Path(where['file']).name)} "
+            f"<small>sha256 {esc(where['sha256'][:16])}…, {esc(where['checked_on'])} 時点 / as of "
+            f"{esc(where['checked_on'])}</small></p>")
+    if where.get("examples"):
+        line += (f'<p class="note">⚠ 証跡 {where["examples"]} 件は例であり実際の証跡ではない / '
+                 f"{where['examples']} attestations are examples, not real evidence</p>")
+    return line
+
+
 def render_report_html(document: dict[str, Any], catalog: Any) -> str:
     esc = html.escape
     candidate, suite, summary = document["candidate"], document["suite"], document["summary"]
@@ -205,6 +323,13 @@ def render_report_html(document: dict[str, Any], catalog: Any) -> str:
         f"<b>{v}</b></div>"
         for k, v in summary["counts"].items()
     )
+    tally = summary.get("attestations") or {}
+    if any(tally.get(k) for k in STATUS_LABELS):  # manual requirements: how many were attested
+        cards += "".join(
+            f'<div class="card"><span class="v manual">要証跡</span> <span class="v att-{k}">'
+            f"{esc(STATUS_LABELS[k][0])} / {esc(STATUS_LABELS[k][1])}</span><b>{tally.get(k, 0)}</b></div>"
+            for k in STATUS_LABELS
+        )
     ja, en = EXIT_MEANING[summary["exit_code"]]
     rows, hidden = [], []
     for rid, entry in document["requirements"].items():
@@ -229,8 +354,9 @@ def render_report_html(document: dict[str, Any], catalog: Any) -> str:
             f'<tr id="{esc(rid)}"><td><a href="catalog.html#{esc(rid)}">{esc(rid)}</a></td><td>{title}</td>'
             f"<td>{esc(level[0])}<br><small>{esc(level[1])}</small></td>"
             f'<td><span class="v {verdict}">{esc(VERDICT_LABELS[verdict][0])}</span><br>'
-            f"<small>{esc(VERDICT_LABELS[verdict][1])}</small></td>"
-            f"<td><small>{esc(entry['reason'])}</small>{''.join(cases)}</td></tr>"
+            f"<small>{esc(VERDICT_LABELS[verdict][1])}</small>{attestation_badges(entry.get('attestation'))}</td>"
+            f"<td><small>{esc(entry['reason'])}</small>{attestation_details(entry.get('attestation'))}"
+            f"{''.join(cases)}</td></tr>"
         )
     return f"""<!doctype html><html lang="ja"><head><meta charset="utf-8">
 <title>適合性試験結果 / Conformance result: {esc(candidate['name'])}</title><style>{_CSS}</style></head><body>
@@ -238,7 +364,7 @@ def render_report_html(document: dict[str, Any], catalog: Any) -> str:
 <p>{esc(candidate['vendor'])} {esc(candidate['version'])} · {esc(candidate['kind'])} ·
 catalog {esc(suite['catalog_version'])} <small>sha256 {esc(suite['catalog_sha256'][:16])}…</small> ·
 suite {esc(suite['version'])} · {esc(document['started'])} → {esc(document['finished'])}</p>
-{_observation_line(document.get("network") or {})}</header>
+{_observation_line(document.get("network") or {})}{_attestation_header(document)}</header>
 <main><div class="result">{esc(ja)} / {esc(en)} (exit {summary['exit_code']})</div>
 <div class="cards">{cards}</div>
 <table><tr><th>ID</th><th>要件 / requirement</th><th>水準 / level</th><th>判定 / verdict</th>
@@ -264,10 +390,12 @@ def render_matrix_html(documents: list[dict[str, Any]], catalog: Any) -> str:
         requirement = catalog.requirements[rid]
         cells = []
         for d in documents:
-            verdict = d["requirements"].get(rid, {}).get("verdict", "not_applicable")
+            entry = d["requirements"].get(rid, {})
+            verdict = entry.get("verdict", "not_applicable")
             ja, en = VERDICT_LABELS[verdict]
+            badges = attestation_badges(entry.get("attestation")) if verdict == "manual" else ""
             cells.append(f'<td><a href="{esc(d["candidate"]["name"])}/report.html#{esc(rid)}">'
-                         f'<span class="v {verdict}">{esc(ja)}</span></a><br><small>{esc(en)}</small></td>')
+                         f'<span class="v {verdict}">{esc(ja)}</span></a><br><small>{esc(en)}</small>{badges}</td>')
         level = LEVEL_LABELS[requirement.level]
         rows.append(f'<tr><td><a href="{esc(documents[0]["candidate"]["name"])}/catalog.html#{esc(rid)}">'
                     f"{esc(rid)}</a></td><td>{esc(requirement.title('ja'))}<br>"

@@ -7,7 +7,10 @@ Rules (fail closed):
   ``not_applicable``; a manual one is ``manual`` (it needs attested evidence);
 - otherwise any failing case makes it ``fail``; else any case in error makes it ``error``;
   it is ``pass`` only when at least one case ran and every case that ran passed;
-- an automated requirement with no case that ran is ``not_tested``, never ``pass``.
+- an automated requirement with no case that ran is ``not_tested``, never ``pass``;
+- an attestation (conformance/attestation.py) never changes a verdict: a manual requirement stays ``manual``
+  and carries its attestation status (``attested``, ``pending``, ``expired``); an attestation for an automated
+  requirement is a suite bug (the loader refuses it), never a way to pass.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from typing import Any
 
 OUTCOMES = ("pass", "fail", "error", "not_applicable")
 VERDICTS = ("pass", "fail", "error", "not_applicable", "manual", "not_tested")
+
+ATTESTATION_STATUSES = ("attested", "pending", "expired")
+PENDING: dict[str, Any] = {"status": "pending"}  # a manual requirement nothing was handed in for
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT, EXIT_UNDECIDED = 0, 1, 2, 3
 
@@ -46,9 +52,12 @@ class RequirementVerdict:
     level: str
     reason: str
     cases: list[CaseResult]
+    # For a manual requirement (and an attested one that does not apply): its attestation record, with
+    # ``status`` and ``applicable``. None for automated requirements.
+    attestation: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        document = {
             "verdict": self.verdict,
             "level": self.level,
             "reason": self.reason,
@@ -56,6 +65,9 @@ class RequirementVerdict:
                 {k: v for k, v in case.to_json().items() if k != "requirement_ids"} for case in self.cases
             ],
         }
+        if self.attestation is not None:
+            document["attestation"] = self.attestation
+        return document
 
 
 def decide(cases: Sequence[CaseResult]) -> tuple[str, str]:
@@ -80,32 +92,69 @@ def aggregate(
     claims: Mapping[str, str],
     claimed_profiles: Sequence[str],
     results: Iterable[CaseResult],
+    attestations: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, RequirementVerdict]:
+    """One verdict per catalog requirement. ``attestations``: requirement ID → attestation record (a dict
+    with ``status`` "attested" or "expired", from conformance.attestation), for manual requirements only."""
     by_requirement: dict[str, list[CaseResult]] = {rid: [] for rid in catalog.requirements}
     for result in results:
         for rid in result.requirement_ids:
             by_requirement.setdefault(rid, []).append(result)
+    records = dict(attestations or {})
     verdicts: dict[str, RequirementVerdict] = {}
     for rid, requirement in catalog.requirements.items():
         cases = by_requirement[rid]
+        record = records.pop(rid, None)
+        attestation: dict[str, Any] | None = None
         applicable, why = catalog.applicability(rid, kind, claims, claimed_profiles)
+        if record is not None and requirement.verification != "manual":
+            # The loader refuses these; reaching here is a suite bug, and it must never become a pass.
+            raise ValueError(f"an attestation never decides an automated requirement: {rid}")
         if not applicable:
             verdict, reason = "not_applicable", why
+            if record is not None:  # kept, so what was handed in is never silently lost
+                attestation = {**record, "applicable": False}
         elif requirement.verification == "manual":
-            verdict, reason = "manual", "needs attested evidence / 証跡の提出による確認が必要"
+            attestation = {**(record or PENDING), "applicable": True}
+            verdict, reason = "manual", manual_reason(attestation)
         else:
             verdict, reason = decide(cases)
-        verdicts[rid] = RequirementVerdict(rid, verdict, requirement.level, reason, cases)
+        verdicts[rid] = RequirementVerdict(rid, verdict, requirement.level, reason, cases, attestation)
     unknown = set(by_requirement) - set(catalog.requirements)
     if unknown:  # a case names an ID the catalog does not have: a suite bug, never silently dropped
         raise ValueError(f"cases refer to requirement IDs not in the catalog: {sorted(unknown)}")
+    if records:
+        raise ValueError(f"attestations refer to requirement IDs not in the catalog: {sorted(records)}")
     return verdicts
+
+
+def manual_reason(record: Mapping[str, Any]) -> str:
+    """The reason of a manual verdict, saying what was handed in. Bilingual, "日本語 / English"."""
+    status = record["status"]
+    if status == "pending":
+        return "証跡未提出: 証跡の提出による確認が必要 / pending: needs attested evidence"
+    who = f"{record['attested_by']}（{record['role']}）"
+    who_en = f"{record['attested_by']} ({record['role']})"
+    files = len(record.get("evidence", []))
+    if status == "expired":
+        text = (f"証跡の期限切れ: {who}、{record['date']} 付、{record['expires']} に失効、証跡 {files} 件 / "
+                f"expired: attested by {who_en} on {record['date']}, expired {record['expires']}, "
+                f"{files} evidence file(s)")
+    else:
+        text = (f"証跡確認済: {who}、{record['date']} 付、{record['expires']} まで有効、証跡 {files} 件 / "
+                f"attested by {who_en} on {record['date']}, valid until {record['expires']}, "
+                f"{files} evidence file(s)")
+    if record.get("example"):
+        text += "（例であり実際の証跡ではない / an example, not real evidence）"
+    # The suite checked form, dates and file hashes; what the documents say is for a person to read.
+    return text + "; 内容の確認は読む人が行う / the documents themselves are for the reader to assess"
 
 
 def exit_code(verdicts: Mapping[str, RequirementVerdict] | Mapping[str, Mapping[str, Any]]) -> int:
     """0 when every applicable must-level requirement passes, 1 when any fails, 3 when undecided.
 
-    ``manual`` must-level requirements do not block 0: they are listed for attestation.
+    ``manual`` must-level requirements do not block 0, attested or not: they are listed for attestation,
+    and an attestation (or its absence, or its expiry) never changes the exit code.
     """
     must = [_as_pair(v) for v in verdicts.values()]
     must = [verdict for verdict, level in must if level == "must"]
@@ -126,4 +175,20 @@ def counts(verdicts: Mapping[str, RequirementVerdict]) -> dict[str, int]:
     tally = dict.fromkeys(VERDICTS, 0)
     for verdict in verdicts.values():
         tally[verdict.verdict] += 1
+    return tally
+
+
+def attestation_counts(verdicts: Mapping[str, RequirementVerdict]) -> dict[str, int]:
+    """How the manual requirements stand: attested / pending / expired (of those that apply), how many of
+    those attestations are examples, and how many attestations were kept for requirements that do not apply."""
+    tally = {**dict.fromkeys(ATTESTATION_STATUSES, 0), "example": 0, "not_applicable": 0}
+    for verdict in verdicts.values():
+        record = verdict.attestation
+        if record is None:
+            continue
+        if verdict.verdict != "manual":
+            tally["not_applicable"] += 1
+            continue
+        tally[record["status"]] += 1
+        tally["example"] += bool(record.get("example"))
     return tally

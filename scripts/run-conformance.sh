@@ -11,7 +11,7 @@ rm -rf "$out"
 if [ $# -eq 0 ]; then
   set -- --candidate fixtures/candidates/chromium-hardened.toml --candidate fixtures/candidates/novnc-hardened.toml
 fi
-conformance run --out "$out" "$@"
+conformance run --out "$out" --engine-releases fixtures/engine-releases.toml "$@"
 status=$?
 if [ -x tools/allure/node_modules/.bin/allure ]; then
   for results in "$out"/allure-results "$out"/*/allure-results; do

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 DEBIAN_PACKAGES=(
   chromium xvfb xclip xdotool x11-utils cups printer-driver-cups-pdf poppler-utils fonts-noto-cjk
   x11vnc tigervnc-standalone-server novnc websockify tesseract-ocr util-linux iproute2
-  python3-gi gir1.2-gtk-3.0 xpra
+  python3-gi gir1.2-gtk-3.0 xpra iputils-ping arping  # ping/arping: WLAN-02 between test terminals
 )
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
@@ -40,6 +40,42 @@ try:
 except HarnessError as exc:
     print(f"[setup] warning: {exc}; the print cases will be error / 印刷の試験は判定不能になります")
 PY
+
+# An unpatched engine for MNT-05 (fixtures/candidates/chromium-stale.toml): the oldest chromium apt offers below
+# the installed one (Debian 12's bookworm-main build, without the bookworm-security updates), downloaded and
+# unpacked into tools/chromium-stale with chromium-common (nothing is installed or downgraded). It runs with the
+# system's shared libraries and finds its resources next to its binary.
+STALE=tools/chromium-stale
+if [ -x "$STALE/usr/lib/chromium/chromium" ]; then
+  echo "[setup] stale chromium $(cat "$STALE/DEBIAN-VERSION" 2>/dev/null) already in $STALE"
+else
+  installed=$(dpkg-query -W -f='${Version}' chromium 2>/dev/null || true)
+  stale=""
+  for version in $(apt-cache madison chromium 2>/dev/null | awk -F'|' '{gsub(/ /, "", $2); print $2}'); do
+    if [ -n "$installed" ] && dpkg --compare-versions "$version" lt "$installed" \
+       && { [ -z "$stale" ] || dpkg --compare-versions "$version" lt "$stale"; }; then
+      stale=$version
+    fi
+  done
+  if [ -z "$stale" ]; then
+    echo "[setup] apt offers no chromium older than ${installed:-the installed one}: no stale reference for MNT-05" \
+         "(chromium-stale.toml cannot run) / 旧版の Chromium が得られないため chromium-stale は使えません"
+  else
+    echo "[setup] unpacking chromium $stale (older than the installed $installed) into $STALE"
+    rm -rf "$STALE.download"
+    mkdir -p "$STALE.download/root"
+    chmod 777 "$STALE.download"  # apt's download sandbox user must be able to write there
+    if (cd "$STALE.download" && apt-get download -q "chromium=$stale" "chromium-common=$stale" >/dev/null 2>&1) \
+       && (for deb in "$STALE.download"/*.deb; do dpkg-deb -x "$deb" "$STALE.download/root" || exit 1; done) \
+       && "$STALE.download/root/usr/lib/chromium/chromium" --version; then
+      echo "$stale" > "$STALE.download/root/DEBIAN-VERSION"
+      mv "$STALE.download/root" "$STALE"
+    else
+      echo "[setup] warning: chromium $stale could not be downloaded or does not run; no stale reference for MNT-05"
+    fi
+    rm -rf "$STALE.download"
+  fi
+fi
 
 # Allure 3 for the HTML report (optional: the suite's own report.html needs nothing of it).
 if command -v npm >/dev/null 2>&1 && [ ! -x tools/allure/node_modules/.bin/allure ]; then

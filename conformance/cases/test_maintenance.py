@@ -1,6 +1,7 @@
-"""Maintenance (MNT-01): no remote-debugging or automation endpoint of the candidate is reachable over the network.
+"""Maintenance path (保守経路): debugging endpoints of the candidate (MNT-01) and the platform's maintenance side
+(MNT-02 admin exposure, MNT-03 validated TLS).
 
-The oracle is the terminal's socket table (``ss``), filtered to the candidate's process tree, plus a
+MNT-01's oracle is the terminal's socket table (``ss``), filtered to the candidate's process tree, plus a
 plain-socket probe of each TCP listener: ``GET /json/version`` answering with ``webSocketDebuggerUrl``
 is a Chrome DevTools Protocol endpoint, which gives full control of the browser (every page, cookie
 and file it can reach) to whoever connects. The verdict:
@@ -19,6 +20,13 @@ attributes sockets to processes: it opens a listener of its own and must find it
 One case for every kind: for a screen-transfer candidate the processes judged are the terminal-side
 client's (the terminal browser showing the HTML5 client); the reference stack's own listeners are the
 remote platform's and are listed as information only.
+
+MNT-02 and MNT-03 look at the platform's maintenance side, started by the profile's ``[maintenance] start`` on
+the dual-homed platform host of the suite's test network (``environment/maintenance_platform.py``): a scan
+and the admin endpoints from the user segment's terminal host (after a listener of the suite on the same
+address proved the scan would see one), authentication, default credentials and TLS from the management
+segment's maintenance host. The observations are ``oracles/maintenance.py``'s; what could not be observed
+makes the case ``error``, never ``pass``.
 """
 
 from __future__ import annotations
@@ -28,8 +36,9 @@ from typing import Any
 import pytest
 
 from conformance.cases.debug_endpoints import debug_arguments, endpoints_of, judge, listener_positive_control
+from conformance.environment.test_network import MANAGEMENT, USER
 from conformance.errors import HarnessError
-from conformance.oracles import ports
+from conformance.oracles import maintenance, ports
 
 
 @pytest.mark.requirement("MNT-01")
@@ -68,3 +77,69 @@ def test_no_debug_endpoint_reachable(candidate: Any, candidate_session: Any, dri
             "a debugging or network endpoint of the candidate is reachable / リモートデバッグ等の口に到達できる: "
             + "; ".join(findings)
         )
+
+
+def _running(platform: Any) -> Any:
+    """The maintenance platform, or the reason it is not there (an error, never a verdict)."""
+    if isinstance(platform, HarnessError):
+        raise platform
+    if not platform.running:
+        raise HarnessError("maintenance", f"the platform's maintenance side stopped during the run; its log ends:\n"
+                                          f"{platform.log_tail()}")
+    return platform
+
+
+def _decide(judgement: maintenance.Judgement) -> None:
+    if judgement.findings:
+        raise AssertionError("; ".join(dict.fromkeys(judgement.findings)))  # admin and update may share a port
+    if judgement.unobservable:
+        raise HarnessError("maintenance", "could not observe / 観測できない: " + "; ".join(judgement.unobservable))
+
+
+@pytest.mark.requirement("MNT-02")
+def test_admin_interface_not_exposed(candidate: Any, maintenance_platform: Any, evidence: Any) -> None:
+    """管理インタフェースは利用者セグメントから届かず既定の認証情報を受け付けない / admin interface not exposed"""
+    platform = _running(maintenance_platform)
+    admin = [e for e in platform.endpoints if e.role == "admin"]
+    if not admin:
+        raise HarnessError("profile", "the candidate claims MNT-02 but declares no admin endpoint ([maintenance] "
+                                      "endpoints with role = \"admin\")")
+    user, management = platform.vantage(USER), platform.vantage(MANAGEMENT)
+    user_address = platform.address(admin[0], USER)
+    declared = candidate.maintenance.admin_ports
+    ports_scanned = maintenance.ports_to_scan(declared, [e.url for e in admin])
+    with platform.control_listener(USER) as control_port:
+        scan_control = (user.call(lambda: maintenance.scan_ports(user_address, [control_port]))
+                        if control_port is not None else None)
+        user_scan = user.call(lambda: maintenance.scan_ports(user_address, ports_scanned))
+    user_side = [user.call(lambda e=e: maintenance.probe_authentication(
+        e.url, (platform.address(e, USER), e.port), platform.ca_bundle)) for e in admin]
+    auth = [management.call(lambda e=e: maintenance.probe_authentication(
+        e.url, (platform.address(e, MANAGEMENT), e.port), platform.ca_bundle)) for e in admin]
+    trials = [trial for e, probe in zip(admin, auth, strict=True) if probe.get("auth_required") is True
+              for trial in management.call(lambda e=e: maintenance.try_credentials(
+                  e.url, (platform.address(e, MANAGEMENT), e.port), platform.ca_bundle,
+                  list(maintenance.DEFAULT_CREDENTIALS)))]
+    judgement = maintenance.judge_admin_exposure(
+        user_address=user_address, user_scan=user_scan, declared_ports=declared,
+        service_ports=candidate.maintenance.service_ports, auth_probes=auth,
+        credential_trials=trials, user_side_probes=user_side, scan_control=scan_control,
+    )
+    evidence.json("admin-exposure.json", {"platform": platform.facts(), **judgement.as_dict(),
+                                          "platform_log_tail": platform.log_tail().splitlines()})
+    _decide(judgement)
+
+
+@pytest.mark.requirement("MNT-03")
+def test_maintenance_channels_use_validated_tls(candidate: Any, maintenance_platform: Any, evidence: Any) -> None:
+    """保守・更新経路は検証された TLS 1.2 以上を使う / maintenance and update channels use validated TLS"""
+    platform = _running(maintenance_platform)
+    if not platform.endpoints:
+        raise HarnessError("profile", "the candidate claims MNT-03 but declares no maintenance or update endpoint "
+                                      "([maintenance] endpoints)")
+    management = platform.vantage(MANAGEMENT)
+    inspections = [management.call(lambda e=e: maintenance.inspect_tls(
+        e.url, (platform.address(e, MANAGEMENT), e.port), platform.ca_bundle)) for e in platform.endpoints]
+    judgement = maintenance.judge_transport(inspections)
+    evidence.json("tls-handshakes.json", {"platform": platform.facts(), **judgement.as_dict()})
+    _decide(judgement)

@@ -237,9 +237,13 @@ class Catalog(BaseModel):
             raise KeyError(f"unknown requirement {req_id!r}") from None
         profiles = self.validate_claims(kind, claimed_profiles)
         if req.applies_to == "environment":
-            return False, ("環境要件のため候補の試験では評価しない（証跡で評価する） / "
-                           "environment requirement: not evaluated in a candidate run "
-                           "(assessed with evidence)")
+            # The environment around the candidate (maintenance path, wireless LAN, governance) is assessed in a
+            # candidate run only when the candidate's profile claims an environment profile that lists it.
+            if not set(req.profiles) & set(claimed_profiles):
+                listed = ", ".join(req.profiles)
+                return False, (f"環境要件で、候補は該当するプロファイル（{listed}）を申告していない / environment "
+                               f"requirement; the candidate claims none of its profiles ({listed})")
+            return True, ""
         if req.applies_to not in (kind, "both"):
             return False, (f"{APPLIES_LABELS['ja'][req.applies_to]}向けの要件で、候補は"
                            f"{APPLIES_LABELS['ja'][kind]} / applies to {req.applies_to}, candidate is {kind}")

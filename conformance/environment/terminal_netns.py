@@ -14,10 +14,8 @@ for all of them):
 - ``RESOLVER_ADDRESS``  the terminal's name server (the oracle answers every query itself);
 - names resolve to addresses the oracle hands out (``oracles.network.NameService``).
 
-The namespace is held by a shell started with ``unshare --net`` that waits for the end of its stdin, a
-pipe from the suite; it never gets a name, so ``ip netns list`` never shows it and nothing in /run or
-/etc is written. When the suite ends, however it ends, the pipe closes and the holder exits; the kernel
-removes the namespace, and the TUN device in it, when its last process has gone.
+The namespace is held by an unnamed holder process (``environment/netns.py``): ``ip netns list`` never
+shows it, and it disappears with the TUN device in it when the suite ends, however it ends.
 
 ``in_netns_of`` runs a piece of the suite's own work (a positive control, the ports oracle's listing and
 probes) inside the namespace of a given process, in a thread of its own.
@@ -25,18 +23,16 @@ probes) inside the namespace of a given process, in a thread of its own.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import shutil
-import signal
 import subprocess
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from conformance.environment.netns import NamespaceHolder, run_checked
 from conformance.errors import HarnessError
 
 TERMINAL_ADDRESS = "198.18.0.2"
@@ -74,19 +70,17 @@ class TerminalNamespace:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self._holder: subprocess.Popen[bytes] | None = None
+        self._namespace = NamespaceHolder("terminal")
         self.link = ""
 
     @property
     def pid(self) -> int:
-        if self._holder is None:
-            raise HarnessError("netns", "the terminal namespace is not running")
-        return self._holder.pid
+        return self._namespace.pid
 
     @property
     def net_path(self) -> Path:
         """The namespace as a file (``nsenter --net=``)."""
-        return Path(f"/proc/{self.pid}/ns/net")
+        return self._namespace.net_path
 
     @property
     def resolv_conf(self) -> Path:
@@ -95,7 +89,7 @@ class TerminalNamespace:
 
     def enter_argv(self) -> list[str]:
         """The command prefix that runs a program inside the namespace."""
-        return ["nsenter", f"--net={self.net_path}", "--"]
+        return self._namespace.enter_argv()
 
     def __enter__(self) -> TerminalNamespace:
         reason = unavailable_reason()
@@ -106,35 +100,12 @@ class TerminalNamespace:
             f"# the terminal's name server: the network oracle (conformance suite)\nnameserver {RESOLVER_ADDRESS}\n",
             encoding="utf-8",
         )
-        own = os.readlink("/proc/self/ns/net")
-        self._holder = subprocess.Popen(
-            ["unshare", "--net", "--", "/bin/sh", "-c", "read _"],  # exits when the suite's end of stdin closes
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                if os.readlink(self.net_path) != own:  # unshare has made the namespace and exec'd the shell
-                    break
-            if self._holder.poll() is not None:
-                break
-            time.sleep(0.02)
-        else:
-            self.__exit__()
-            raise HarnessError("netns", "the namespace holder did not enter a new network namespace within 10 s")
-        if self._holder.poll() is not None:
-            self._holder = None
-            raise HarnessError("netns", "unshare --net exited at once: no terminal namespace")
-        try:
-            self._inside("ip", "link", "set", "lo", "up")
-        except HarnessError:
-            self.__exit__()
-            raise
+        self._namespace.__enter__()
         return self
 
     def adopt(self, link: str) -> None:
         """Move the TUN device ``link`` (made in the suite's namespace) in, address it, route all through it."""
-        self._run(["ip", "link", "set", link, "netns", str(self.pid)])
+        run_checked(["ip", "link", "set", link, "netns", str(self.pid)])
         self.link = link
         self._inside("ip", "addr", "add", f"{TERMINAL_ADDRESS}/{TERMINAL_PREFIX}", "dev", link)
         self._inside("ip", "link", "set", link, "up")
@@ -145,7 +116,7 @@ class TerminalNamespace:
 
     def link_down(self) -> None:
         """Take the TUN link down (before the oracle stops reading it)."""
-        if self._holder is not None and self.link:
+        if self._namespace.alive and self.link:
             self._inside("ip", "link", "set", self.link, "down")
 
     def facts(self) -> dict[str, object]:
@@ -164,26 +135,10 @@ class TerminalNamespace:
         return self._inside("ip", "addr") + self._inside("ip", "route") + self._inside("ip", "-6", "route")
 
     def __exit__(self, *exc: object) -> None:
-        holder, self._holder = self._holder, None
-        if holder is None:
-            return
-        if holder.stdin is not None:
-            holder.stdin.close()  # the shell's read ends: the holder exits by itself
-        try:
-            holder.wait(5)
-        except subprocess.TimeoutExpired:
-            holder.send_signal(signal.SIGKILL)
-            holder.wait(10)
+        self._namespace.__exit__()
 
     def _inside(self, *argv: str) -> str:
-        return self._run([*self.enter_argv(), *argv])
-
-    @staticmethod
-    def _run(argv: list[str]) -> str:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=15, check=False)
-        if done.returncode != 0:
-            raise HarnessError("netns", f"{' '.join(argv)} failed: {done.stderr.strip() or done.returncode}")
-        return done.stdout
+        return self._namespace.inside(*argv)
 
 
 T = TypeVar("T")

@@ -47,6 +47,9 @@ def short_dir() -> Iterator[Path]:
 def broken_profile(folder: Path, component: str) -> Path:
     """The hardened reference, with ``component`` pointed at an executable that does not exist."""
     text = HARDENED.read_text(encoding="utf-8")
+    # the copy lives elsewhere: the profile's relative references (attestations, the console) made absolute
+    fixtures = HARDENED.parent.parent
+    text = text.replace('"../', f'"{fixtures}/').replace('"{profile_dir}/../', f'"{fixtures}/')
     anchor = 'clipboard = "none"\n'
     assert anchor in text, "the hardened profile changed: update this test"
     missing = folder / "missing" / component

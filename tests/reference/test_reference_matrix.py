@@ -24,6 +24,8 @@ CANDIDATES = ROOT / "fixtures" / "candidates"
 EXPECTED_DIR = Path(__file__).parent / "expected"
 NAMESPACE_UNAVAILABLE = unavailable_reason()
 NAMESPACE_ONLY = ("NET-04", "NET-05")  # decided only by observing the terminal's namespace: else `error`
+TEST_NETWORK_ONLY = ("MNT-02", "MNT-03", "WLAN-02")  # decided only on the suite's test network: else `error`
+ENGINE_RELEASES = ROOT / "fixtures" / "engine-releases.toml"  # the run configuration MNT-05 measures against
 
 
 def expected_verdicts() -> dict[str, dict[str, str]]:
@@ -94,11 +96,15 @@ class ReferenceRuns:
         target = self.out / name
         proc = subprocess.run(
             [sys.executable, "-m", "conformance.cli", "run", "--candidate", str(CANDIDATES / f"{name}.toml"),
-             "--out", str(target), *(f"--requirement={rid}" for rid in self.requirements(name))],
+             "--out", str(target), f"--engine-releases={ENGINE_RELEASES}",
+             *(f"--requirement={rid}" for rid in self.requirements(name))],
             capture_output=True, text=True, timeout=1200,
         )  # fmt: skip
         print(proc.stdout[-6000:], proc.stderr[-3000:], sep="\n")
         assert proc.returncode in (0, 1, 3), f"{name}: conformance run exited {proc.returncode}\n{proc.stderr}"
+        # The terminal namespace and the test network are never named: nothing may show here, during or after.
+        named = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout.strip()
+        assert not named, f"{name}: the run left named network namespaces: {named}"
         document = json.loads((target / "conformance.json").read_text(encoding="utf-8"))
         document["_dir"] = str(target)
         document["_exit"] = proc.returncode
@@ -123,6 +129,9 @@ def test_reference_verdict(reference_runs: ReferenceRuns, candidate: str, requir
         # A machine without a terminal namespace (no root, no /dev/net/tun): the suite must say it could not
         # look, never pass or fail. The table's verdict is what a namespace run gives.
         assert entry["verdict"] == "error" and "not observable" in entry["reason"], entry
+        return
+    if NAMESPACE_UNAVAILABLE is not None and requirement in TEST_NETWORK_ONLY:
+        assert entry["verdict"] == "error" and "test network" in entry["reason"], entry
         return
     messages = [f"{c['outcome']}: {c['message'][:300]}" for c in entry["cases"]]
     assert entry["verdict"] == verdict, f"{candidate} {requirement}: {entry['reason']}\n" + "\n".join(messages)
@@ -149,3 +158,18 @@ def test_result_document_names_its_inputs(reference_runs: ReferenceRuns, candida
     if network["observation"] is not None:
         assert network["observation"] == ("namespace" if NAMESPACE_UNAVAILABLE is None else "proxy"), network
         assert bool(network["fallback_reason"]) == (network["observation"] == "proxy")
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize(("candidate", "status"), [("chromium-hardened", "attested"), ("chromium-open", "pending")])
+def test_manual_requirements_show_their_attestation(reference_runs: ReferenceRuns, candidate: str, status: str) -> None:
+    """The hardened reference hands in (example) attestations, the open one none: every applicable manual
+    requirement stays `manual` and says which, with the evidence hashed into the run."""
+    document = reference_runs[candidate]
+    manual = {rid: e for rid, e in document["requirements"].items() if e["verdict"] == "manual"}
+    assert manual, "the reference claims GOV, MAINT and ENV-WLAN: it has manual requirements"
+    assert {e["attestation"]["status"] for e in manual.values()} == {status}, manual
+    run_dir = Path(document["_dir"])
+    for entry in manual.values():
+        for item in entry["attestation"].get("evidence", []):
+            assert (run_dir / item["path"]).is_file() and len(item["sha256"]) == 64

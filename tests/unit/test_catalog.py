@@ -226,10 +226,14 @@ def test_kind_mismatch(catalog: Catalog) -> None:
     _bilingual(reason)
 
 
-def test_environment_never_applies_to_candidate(catalog: Catalog) -> None:
-    ok, reason = catalog.applicability("WLAN-02", "secure-browser", {}, ["SB-CORE", "ENV-WLAN"])
-    assert not ok and "environment" in reason
+def test_environment_applies_only_when_its_profile_is_claimed(catalog: Catalog) -> None:
+    ok, reason = catalog.applicability("WLAN-02", "secure-browser", {}, ["SB-CORE"])
+    assert not ok and "environment" in reason and "ENV-WLAN" in reason
     _bilingual(reason)
+    ok, _ = catalog.applicability("WLAN-02", "secure-browser", {}, [])  # the kind's defaults hold no environment
+    assert not ok
+    ok, _ = catalog.applicability("WLAN-02", "screen-transfer", {}, ["ST-CORE", "ENV-WLAN"])
+    assert ok
 
 
 def test_applicable_when_claim(catalog: Catalog) -> None:
