@@ -5,6 +5,7 @@
     conformance catalog [--lang ja|en] [--format table|csv|markdown|json]
     conformance validate PROFILE ...                                   exit 0, or 2 naming the problem
     conformance report DIR                                             reprint a run's summary
+    conformance wlan-peer --control ADDRESS:PORT [--port N ...]        WLAN-02's second terminal in a lab
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def _validate(paths: list[Path], allow_lab_address: bool = False) -> list[Any]:
     from conformance.catalog import load_catalog
     from conformance.drivers import validate_settings
     from conformance.environment.maintenance_platform import validate_maintenance
+    from conformance.environment.wlan import validate_wlan
     from conformance.oracles.wire import require_known
     from conformance.profile import load_profile
 
@@ -43,6 +45,7 @@ def _validate(paths: list[Path], allow_lab_address: bool = False) -> list[Any]:
                                      allow_lab_address)
         require_known(getattr(settings, "wire_protocol", None), str(path))
         validate_maintenance(profile, allow_lab_address, str(path))
+        validate_wlan(profile, allow_lab_address, str(path))
         load_for_profile(profile, catalog)  # attestations of the manual requirements (docs/attestations.md)
         profiles.append(profile)
     names = [p.name for p in profiles]
@@ -131,6 +134,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_wlan_peer(args: argparse.Namespace) -> int:
+    from conformance.environment.wlan import serve_peer
+    from conformance.oracles.reachability import PEER_PORTS
+
+    try:
+        serve_peer(args.control, [*PEER_PORTS, *args.port])
+    except KeyboardInterrupt:  # Ctrl-C is how a tester ends it
+        pass
+    return EXIT_OK
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from conformance.catalog import load_catalog
     from conformance.report import render_summary
@@ -176,6 +190,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="validate candidate profiles / プロファイルを検証")
     validate.add_argument("profiles", nargs="+")
     validate.set_defaults(func=cmd_validate)
+    peer = sub.add_parser("wlan-peer", help="the second test terminal of WLAN-02 in a lab (runs until Ctrl-C) / "
+                                            "無線LAN試験の相手端末")
+    peer.add_argument("--control", required=True, metavar="ADDRESS:PORT",
+                      help="where the suite asks what reached this terminal: an address on another path (wired)")
+    peer.add_argument("--port", type=int, action="append", default=[],
+                      help="also listen on this TCP port (a declared exception); repeatable")
+    peer.set_defaults(func=cmd_wlan_peer)
     report = sub.add_parser("report", help="print the summary of a finished run / 結果の要約を表示")
     report.add_argument("dir")
     report.set_defaults(func=cmd_report)

@@ -105,6 +105,9 @@ class ConformanceRun:
             from conformance.environment.maintenance_platform import validate_maintenance
 
             validate_maintenance(self.profile, self.allow_lab_address, str(profile_path))
+            from conformance.environment.wlan import validate_wlan
+
+            validate_wlan(self.profile, self.allow_lab_address, str(profile_path))
             from conformance.attestation import load_for_profile
 
             # The manual requirements' attestations (docs/attestations.md): checked and hashed before the run.
@@ -686,22 +689,21 @@ def maintenance_platform(
 
 
 @pytest.fixture(scope="session")
-def wlan_segment(conformance_run: ConformanceRun, test_network: Any) -> Any:
-    """The wireless segment of the profile's [wlan] section on the test network: a gateway on an uplink port (the
-    positive control: isolated terminals still reach it) and two test terminals."""
-    from conformance.environment.test_network import WLAN
+def wlan_segment(conformance_run: ConformanceRun, request: pytest.FixtureRequest) -> Any:
+    """The two test terminals of the profile's [wlan] section (environment/wlan.py): on the reference bridge of the
+    test network, or this machine and a `conformance wlan-peer` on a lab's real wireless LAN."""
+    from conformance.environment.wlan import lab_setup, reference_setup
 
     wlan = conformance_run.profile.wlan
     if wlan is None:
         return HarnessError("profile", "the candidate claims WLAN-02 but its profile has no [wlan] section: declare "
-                                       "the segment and its isolation (README, 'Writing a candidate profile')")
-    if isinstance(test_network, HarnessError):
-        return test_network
+                                       "the segment (README, 'Writing a candidate profile')")
     try:
-        test_network.segment(WLAN, isolated=wlan.isolation == "port-isolation")
-        test_network.host("wlan-gateway", [WLAN], uplink=True)
-        test_network.host("wlan-terminal-a", [WLAN])
-        test_network.host("wlan-terminal-b", [WLAN])
+        if wlan.segment == "lab":
+            return lab_setup(wlan)
+        network = request.getfixturevalue("test_network")
+        if isinstance(network, HarnessError):
+            return network
+        return reference_setup(network, isolated=wlan.isolation == "port-isolation")
     except HarnessError as exc:
         return exc
-    return test_network

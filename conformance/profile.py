@@ -11,7 +11,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from conformance.errors import InputError, dotted, read_toml
 
@@ -96,12 +96,33 @@ class WlanException(_Strict):
 
 
 class Wlan(_Strict):
-    """The wireless-LAN segment WLAN-02 examines. ``reference-bridge``: the suite's own segment, a Linux bridge
-    in a namespace of its test network (the reference access point) with ``isolation`` as its setting."""
+    """The wireless-LAN segment WLAN-02 examines.
 
-    segment: Literal["reference-bridge"] = "reference-bridge"
-    isolation: Literal["port-isolation", "none"]
+    ``reference-bridge``: the suite's own segment, a Linux bridge in a namespace of its test network (the
+    reference access point) with ``isolation`` as its setting. ``lab``: the real wireless LAN; this machine is
+    one test terminal (its interface ``device``), the other runs ``conformance wlan-peer`` at ``peer`` and answers
+    on ``peer_control`` over another path (a wired port), which proves it listens and tells what reached it.
+    """
+
+    segment: Literal["reference-bridge", "lab"] = "reference-bridge"
+    isolation: Literal["port-isolation", "none"] | None = None  # reference-bridge only
+    device: str = ""  # lab: this machine's wireless interface
+    peer: str = ""  # lab: the other test terminal's wireless address
+    gateway: str = ""  # lab: the segment's gateway, which isolation never cuts (the positive control)
+    peer_control: str = ""  # lab: ADDRESS:PORT of `conformance wlan-peer --control` on the other terminal
     exceptions: list[WlanException] = []
+
+    @model_validator(mode="after")
+    def _complete(self) -> Wlan:
+        if self.segment == "reference-bridge" and self.isolation is None:
+            raise ValueError('segment "reference-bridge" needs isolation = "port-isolation" or "none"')
+        if self.segment == "lab":
+            missing = [f for f in ("device", "peer", "gateway", "peer_control") if not getattr(self, f)]
+            if missing:
+                raise ValueError(f'segment "lab" needs {", ".join(missing)} (README, "Wireless LAN in a lab")')
+            if self.isolation is not None:
+                raise ValueError("isolation is the reference bridge's setting; in a lab the access point decides")
+        return self
 
 
 class CandidateProfile(_Strict):

@@ -1,15 +1,16 @@
 """Wireless LAN (WLAN-02): terminals on one wireless LAN cannot reach each other, except declared business exceptions.
 
-Two test terminals join the profile's wireless segment (``[wlan]``: for the references, a Linux bridge of the
-suite's test network standing in for the access point, its client ports isolated or not). Each terminal keeps
-TCP listeners open on the ports a terminal typically offers on a LAN and on every declared exception port; each
-probes the other with ARP (``arping``), ICMP echo (``ping``) and TCP connections. Every reach that no declared
-exception covers is a finding.
+Two test terminals on the profile's wireless segment (``environment/wlan.py``: the suite's reference bridge,
+or the real wireless LAN of a lab, where the second terminal runs ``conformance wlan-peer``). The other terminal
+keeps TCP listeners open on the ports a terminal typically offers on a LAN and on every declared exception
+port; terminal A probes it with ARP (``arping``), ICMP echo (``ping``) and TCP connections, and on the reference
+bridge the other terminal probes A the same way. Every reach that no declared exception covers is a finding,
+and so is any connection the other terminal itself saw from A.
 
-Positive controls first, so that "nothing reached" means isolation and not a broken segment or probe: each
-terminal's listeners accept a connection from the terminal itself, and both terminals reach the segment's
-gateway (an uplink port, which isolation never cuts, as wireless clients still reach their router) with the
-same three probes.
+Positive controls first, so that "nothing reached" means isolation and not a broken segment, probe or peer:
+the peer's listeners are up (on the reference each terminal connects to its own; in a lab the peer's control
+endpoint, reached over another path, says so), and the probing terminals reach the segment's gateway (which
+isolation never cuts, as wireless clients still reach their router) with the same probes.
 """
 
 from __future__ import annotations
@@ -19,13 +20,9 @@ from typing import Any
 
 import pytest
 
-from conformance.environment.test_network import WLAN
 from conformance.errors import HarnessError
 from conformance.oracles import reachability
-from conformance.oracles.reachability import PEER_PORTS, ExceptedPort, Listeners, Reach
-
-DEVICE = f"eth-{WLAN}"
-CONTROL_PORT = 8080  # the gateway's listener for the positive control
+from conformance.oracles.reachability import PEER_PORTS, ExceptedPort, Reach
 
 
 @pytest.mark.requirement("WLAN-02")
@@ -36,38 +33,39 @@ def test_wlan_terminals_cannot_reach_each_other(candidate: Any, wlan_segment: An
     missing = reachability.tools_missing()
     if missing:
         raise HarnessError(missing[0], f"{', '.join(missing)} not found (Debian packages iputils-ping, arping)")
-    hosts = wlan_segment.hosts
-    gateway, terminal_a, terminal_b = hosts["wlan-gateway"], hosts["wlan-terminal-a"], hosts["wlan-terminal-b"]
+    setup = wlan_segment
     exceptions = [ExceptedPort(e.port, e.protocol, e.purpose) for e in candidate.wlan.exceptions]
     ports = sorted(set(PEER_PORTS) | {e.port for e in exceptions if e.protocol == "tcp"})
-    listeners = [Listeners(h.address(WLAN), ports).open_on(h) for h in (terminal_a, terminal_b)]
-    listeners.append(Listeners(gateway.address(WLAN), [CONTROL_PORT]).open_on(gateway))
-    try:
-        own = [_tcp_all(h, h.address(WLAN), ports) for h in (terminal_a, terminal_b)]
-        controls = [reach for t in (terminal_a, terminal_b)
-                    for reach in reachability.survey(t, gateway.address(WLAN), DEVICE, [CONTROL_PORT])]
-        pairs = [(terminal_a, terminal_b), (terminal_b, terminal_a)]
-        reaches = [reach for source, target in pairs
-                   for reach in [reachability.arp_reach(source, target.address(WLAN), DEVICE),
-                                 reachability.icmp_reach(source, target.address(WLAN)),
-                                 *_tcp_all(source, target.address(WLAN), ports)]]
-    finally:
-        for listener in listeners:
-            listener.close()
+    probers = [(setup.terminal, setup.peer_address, setup.terminal_address)]
+    if setup.reverse is not None:
+        probers.append((setup.reverse, setup.terminal_address, setup.peer_address))
+    with setup.listening(ports) as (peer, gateway_ports):
+        own = ([r for prober, _, address in probers for r in _tcp_all(prober, address, ports)]
+               if setup.reverse is not None else [])
+        controls = [r for prober, _, _ in probers
+                    for r in reachability.survey(prober, setup.gateway_address, setup.device, gateway_ports)]
+        reaches = [r for prober, target, _ in probers
+                   for r in [reachability.arp_reach(prober, target, setup.device),
+                             reachability.icmp_reach(prober, target), *_tcp_all(prober, target, ports)]]
+        seen_by_peer = peer.accepted()
     findings, allowed = reachability.judge_isolation(reaches, exceptions)
+    excepted = {e.port for e in exceptions if e.protocol == "tcp"}
+    findings += [f"{setup.peer_address}:{port} が {source} からの接続を受けた / the other terminal accepted a "
+                 f"connection from {source}" for port, sources in sorted(seen_by_peer.items()) if port not in excepted
+                 for source in sources if source == setup.terminal_address]
     evidence.json("wlan-probes.json", {
-        "segment": wlan_segment.facts()["segments"].get(WLAN),
+        "setup": {"mode": setup.mode, **setup.facts},
         "declared": {"isolation": candidate.wlan.isolation, "exceptions": [e.__dict__ for e in exceptions]},
-        "terminals": {h.name: h.address(WLAN) for h in (terminal_a, terminal_b)},
-        "gateway": gateway.address(WLAN),
-        "positive_control_own_listeners": [r.to_json() for group in own for r in group],
+        "terminal": setup.terminal_address, "peer": setup.peer_address, "gateway": setup.gateway_address,
+        "positive_control_peer_listening": peer.listening(),
+        "positive_control_own_listeners": [r.to_json() for r in own],
         "positive_control_gateway": [r.to_json() for r in controls],
         "probes": [r.to_json() for r in reaches],
-        "accepted_by_listener": {lst.address: lst.accepted for lst in listeners},
+        "seen_by_peer": {str(port): sources for port, sources in seen_by_peer.items()},
         "findings": findings,
         "allowed_by_exception": allowed,
     })
-    unreached = [r for group in own for r in group if not r.reached] + [r for r in controls if not r.reached]
+    unreached = [r for r in own + controls if not r.reached]
     if unreached:
         raise HarnessError("wlan", "positive control failed, so an unreached terminal would prove nothing / 陽性対照の"
                            "失敗: " + "; ".join(f"{r.source} → {r.target} {r.probe}: {r.detail}" for r in unreached))

@@ -50,19 +50,27 @@ class Reach:
 
 @dataclass
 class Listeners:
-    """TCP listeners a host keeps open as probe targets; accepted connections are counted (the target's view)."""
+    """TCP listeners a host keeps open as probe targets; who connected is kept (the target's own view)."""
 
     address: str
     ports: Sequence[int]
-    accepted: dict[int, int] = field(default_factory=dict)
+    sources: dict[int, list[str]] = field(default_factory=dict)  # port -> addresses that connected
     _sockets: list[socket.socket] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def open_on(self, host: NetworkHost) -> Listeners:
-        def bind() -> list[socket.socket]:  # sockets made in the host's namespace stay there
-            return [socket.create_server((self.address, port), backlog=16) for port in self.ports]
+        """Listen inside ``host``'s namespace (sockets made there stay there)."""
+        return self._serve(host.call(self._bind))
 
-        self._sockets = host.call(bind)
+    def open_here(self) -> Listeners:
+        """Listen in this process's own network (``conformance wlan-peer`` on a lab terminal)."""
+        return self._serve(self._bind())
+
+    def _bind(self) -> list[socket.socket]:
+        return [socket.create_server((self.address, port), backlog=16) for port in self.ports]
+
+    def _serve(self, sockets: list[socket.socket]) -> Listeners:
+        self._sockets = sockets
         for sock in self._sockets:
             sock.settimeout(0.2)
             threading.Thread(target=self._accept, args=(sock,), daemon=True, name=f"listener-{self.address}").start()
@@ -72,10 +80,10 @@ class Listeners:
         port = sock.getsockname()[1]
         while not self._stop.is_set():
             try:
-                conn, _ = sock.accept()
+                conn, peer = sock.accept()
             except (TimeoutError, OSError):
                 continue
-            self.accepted[port] = self.accepted.get(port, 0) + 1
+            self.sources.setdefault(port, []).append(peer[0])
             conn.close()
 
     def close(self) -> None:

@@ -81,7 +81,7 @@ def test_malformed_sections_exit_2_naming_the_field(
 
 def test_the_references_sections_are_valid() -> None:
     root = Path(__file__).resolve().parents[2] / "fixtures" / "candidates"
-    for name in ("chromium-open", "chromium-hardened", "novnc-hardened"):
+    for name in ("chromium-open", "chromium-hardened"):
         profile = load_profile(root / f"{name}.toml")
         validate_maintenance(profile, allow_lab_address=False, file=name)
         assert profile.wlan is not None and profile.maintenance.start
