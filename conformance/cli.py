@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -138,10 +139,8 @@ def cmd_wlan_peer(args: argparse.Namespace) -> int:
     from conformance.environment.wlan import serve_peer
     from conformance.oracles.reachability import PEER_PORTS
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a tester ends it
         serve_peer(args.control, [*PEER_PORTS, *args.port])
-    except KeyboardInterrupt:  # Ctrl-C is how a tester ends it
-        pass
     return EXIT_OK
 
 

@@ -15,14 +15,13 @@ isolation never cuts, as wireless clients still reach their router) with the sam
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from conformance.errors import HarnessError
 from conformance.oracles import reachability
-from conformance.oracles.reachability import PEER_PORTS, ExceptedPort, Reach
+from conformance.oracles.reachability import PEER_PORTS, ExceptedPort
 
 
 @pytest.mark.requirement("WLAN-02")
@@ -40,13 +39,11 @@ def test_wlan_terminals_cannot_reach_each_other(candidate: Any, wlan_segment: An
     if setup.reverse is not None:
         probers.append((setup.reverse, setup.terminal_address, setup.peer_address))
     with setup.listening(ports) as (peer, gateway_ports):
-        own = ([r for prober, _, address in probers for r in _tcp_all(prober, address, ports)]
+        own = ([r for prober, _, address in probers for r in reachability.tcp_all(prober, address, ports)]
                if setup.reverse is not None else [])
-        controls = [r for prober, _, _ in probers
-                    for r in reachability.survey(prober, setup.gateway_address, setup.device, gateway_ports)]
-        reaches = [r for prober, target, _ in probers
-                   for r in [reachability.arp_reach(prober, target, setup.device),
-                             reachability.icmp_reach(prober, target), *_tcp_all(prober, target, ports)]]
+        controls = reachability.survey_all([(prober, setup.gateway_address, gateway_ports)
+                                            for prober, _, _ in probers], setup.device)
+        reaches = reachability.survey_all([(prober, target, ports) for prober, target, _ in probers], setup.device)
         seen_by_peer = peer.accepted()
     findings, allowed = reachability.judge_isolation(reaches, exceptions)
     excepted = {e.port for e in exceptions if e.protocol == "tcp"}
@@ -72,9 +69,3 @@ def test_wlan_terminals_cannot_reach_each_other(candidate: Any, wlan_segment: An
     if findings:
         raise AssertionError("無線LAN上の端末同士が到達できる / terminals on the wireless LAN reach each other: "
                              + "; ".join(findings))
-
-
-def _tcp_all(source: Any, address: str, ports: list[int]) -> list[Reach]:
-    """Every port at once: an isolated target lets each connect run into its timeout, so one bound for all."""
-    with ThreadPoolExecutor(max_workers=len(ports)) as pool:
-        return list(pool.map(lambda port: reachability.tcp_reach(source, address, port), ports))

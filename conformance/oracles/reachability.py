@@ -13,7 +13,8 @@ import shutil
 import socket
 import subprocess
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -121,10 +122,29 @@ def arp_reach(source: NetworkHost, address: str, device: str) -> Reach:
     return Reach("arp", source.name, address, done.returncode == 0, _last_lines(done.stdout + done.stderr))
 
 
-def survey(source: NetworkHost, address: str, device: str, ports: Iterable[int]) -> list[Reach]:
-    """Every probe from ``source`` to ``address``: ARP first (it decides whether anything else can work)."""
-    return [arp_reach(source, address, device), icmp_reach(source, address),
-            *(tcp_reach(source, address, port) for port in ports)]
+def survey(source: NetworkHost, address: str, device: str, ports: Sequence[int]) -> list[Reach]:
+    """Every probe from ``source`` to ``address`` at once: ARP, ICMP echo and a TCP connect per port. An isolated
+    target lets each probe run into its own time-out, so the wait is the longest of them, not their sum."""
+    with ThreadPoolExecutor(max_workers=2 + len(ports)) as pool:
+        arp = pool.submit(arp_reach, source, address, device)
+        icmp = pool.submit(icmp_reach, source, address)
+        tcp = [pool.submit(tcp_reach, source, address, port) for port in ports]
+        return [arp.result(), icmp.result(), *(job.result() for job in tcp)]
+
+
+def survey_all(jobs: Sequence[tuple[NetworkHost, str, Sequence[int]]], device: str) -> list[Reach]:
+    """``survey`` of every (source, target, ports) at the same time; results in the order given."""
+    with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
+        running = [pool.submit(survey, source, target, device, ports) for source, target, ports in jobs]
+        return [reach for job in running for reach in job.result()]
+
+
+def tcp_all(source: NetworkHost, address: str, ports: Sequence[int]) -> list[Reach]:
+    """A TCP connect to every port at once."""
+    if not ports:
+        return []
+    with ThreadPoolExecutor(max_workers=len(ports)) as pool:
+        return list(pool.map(lambda port: tcp_reach(source, address, port), ports))
 
 
 def _run(source: NetworkHost, argv: list[str]) -> subprocess.CompletedProcess[str]:

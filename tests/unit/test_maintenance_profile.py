@@ -86,3 +86,17 @@ def test_the_references_sections_are_valid() -> None:
         validate_maintenance(profile, allow_lab_address=False, file=name)
         assert profile.wlan is not None and profile.maintenance.start
         assert {e.role for e in profile.maintenance.endpoints} == {"admin", "update"}
+
+
+def test_the_catalog_names_the_ports_the_scan_really_uses() -> None:
+    """MNT-02's catalog text lists the common admin ports: it must say what the check really does."""
+    import re
+
+    from conformance.catalog import load_catalog
+    from conformance.oracles.maintenance import COMMON_ADMIN_PORTS
+
+    requirement = load_catalog().requirements["MNT-02"]
+    for text in (requirement.oracle_en, requirement.oracle_ja):
+        listed = re.search(r"[（(]((?:\d+[、,]\s*)+\d+)[）)]", text)
+        assert listed is not None, text
+        assert sorted(int(n) for n in re.split(r"[、,]\s*", listed.group(1))) == sorted(COMMON_ADMIN_PORTS)
