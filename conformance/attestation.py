@@ -20,7 +20,6 @@ import hashlib
 import json
 import re
 import shutil
-import tomllib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from conformance.catalog.model import REQ_ID_PATTERN, Text
-from conformance.errors import InputError
+from conformance.errors import InputError, read_toml
 from conformance.verdicts import ATTESTATION_STATUSES, PENDING
 
 STATUSES = ATTESTATION_STATUSES
@@ -227,21 +226,8 @@ def load_attestations(path: str | Path, catalog: Any, today: dt.date | None = No
     path = Path(path)
     file = str(path)
     today = today or dt.date.today()
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(file, "", f"cannot read the attestation file: {exc.strerror or exc}",
-                         "check the path (relative to the candidate profile's folder)") from None
-    try:
-        text = raw.decode("utf-8-sig")  # a BOM, as some Windows editors write, is harmless
-    except UnicodeDecodeError as exc:
-        raise InputError(file, "", f"not UTF-8 at byte {exc.start}", "save the file as UTF-8") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line = re.search(r"line (\d+)", str(exc))
-        raise InputError(file, f"line {line.group(1)}" if line else "", f"not valid TOML: {exc}",
-                         "fix the TOML syntax at that line") from None
+    raw, data = read_toml(path, "attestation file", "check the path (relative to the candidate profile's folder)")
+    text = raw.decode("utf-8-sig")  # for the line of each entry in messages (read_toml proved it decodes)
     unknown = [key for key in data if key != "attestation"]
     if unknown:
         raise InputError(file, unknown[0], f"unknown top-level key {unknown[0]!r}",

@@ -10,6 +10,7 @@ it is recorded as ``error`` with the reason.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -43,15 +44,22 @@ class HarnessError(Exception):
 
 
 def read_toml(path: Path, what: str, fix: str = "check the path") -> tuple[bytes, dict[str, Any]]:
-    """The raw bytes (for the file's hash) and parsed content of an input file, or an InputError naming it."""
+    """The raw bytes (for the file's hash) and parsed content of an input file, or an InputError naming the file
+    and, for a syntax error, the line."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise InputError(str(path), "", f"cannot read the {what}: {exc.strerror}", fix) from None
+        raise InputError(str(path), "", f"cannot read the {what}: {exc.strerror or exc}", fix) from None
     try:
-        return raw, tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(str(path), "", f"not valid TOML: {exc}", "fix the syntax at the position shown") from None
+        text = raw.decode("utf-8-sig")  # a BOM, as some Windows editors write, is harmless
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), "", f"not UTF-8 at byte {exc.start}", "save the file as UTF-8") from None
+    try:
+        return raw, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        raise InputError(str(path), f"line {line.group(1)}" if line else "", f"not valid TOML: {exc}",
+                         "fix the TOML syntax at that line") from None
 
 
 def dotted(loc: tuple[Any, ...]) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from conformance.errors import InputError
+from conformance.errors import InputError, read_toml
 
 Level = Literal["must", "should", "optional"]
 AppliesTo = Literal["secure-browser", "screen-transfer", "both", "environment"]
@@ -388,21 +387,8 @@ def load_catalog(path: Path | None = None) -> Catalog:
     """
     path = Path(path) if path is not None else DEFAULT_CATALOG_PATH
     file = str(path)
-    try:
-        raw_bytes = path.read_bytes()
-    except OSError as exc:
-        raise InputError(file, "", f"cannot read the catalog: {exc.strerror or exc}",
-                         "check the path") from None
-    try:
-        text = raw_bytes.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(file, "", f"not UTF-8 at byte {exc.start}", "save the file as UTF-8") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"line (\d+)", str(exc))
-        raise InputError(file, f"line {m.group(1)}" if m else "toml", f"TOML syntax error: {exc}",
-                         "fix the TOML syntax at that line") from None
+    raw_bytes, data = read_toml(path, "catalog")
+    text = raw_bytes.decode("utf-8-sig")  # for the line numbers of the tables (read_toml proved it decodes)
 
     for key in data:
         if key not in _TOP_LEVEL:
