@@ -167,6 +167,8 @@ class FixtureRoutes:
         self.routes: dict[tuple[str, int], tuple[str, int]] = {}
         self.passthrough_hosts: set[str] = set()
         self.udp_sink: tuple[str, int] | None = None  # namespace mode: where non-fixture datagrams end
+        # The live client connections each route carries (client id), so that a cut can break them too.
+        self.carrying: dict[tuple[str, int], set[str]] = {}
 
     def route(self, host: str, port: int, target: tuple[str, int], passthrough: bool = False) -> None:
         # Passthrough is decided by the TLS SNI, so it applies to the host name on every port.
@@ -215,7 +217,12 @@ class FixtureRoutes:
         if not is_loopback(target[0]):  # the guarantee that no packet leaves, kept whatever a route says
             data.server.error = f"conformance proxy: {target} is not a loopback address"
             return
+        self.carrying.setdefault((host, address[1]), set()).add(data.client.id)
         data.server.address = target
+
+    def client_disconnected(self, client: connection.Client) -> None:
+        for clients in self.carrying.values():
+            clients.discard(client.id)
 
     def tls_clienthello(self, data: ClientHelloData) -> None:
         if data.client_hello.sni in self.passthrough_hosts:
@@ -712,11 +719,34 @@ class NetworkOracle:
                  for key in endpoints if key in self.routes.routes}  # fmt: skip
         for host, port in saved:
             self.routes.unroute(host, port)
+        # A broken line breaks the connections already open too: an idle connection the candidate opened
+        # before the cut (a preconnect to its gateway) must not carry the request made after it.
+        self._close_live(list(saved))
         try:
             yield
         finally:
             for (host, port), (target, passthrough) in saved.items():
                 self.route(host, port, target, passthrough)
+
+    def _close_live(self, keys: list[tuple[str, int]]) -> None:
+        clients = set().union(*(self.routes.carrying.get(key, set()) for key in keys)) if keys else set()
+        if not clients or self._master is None or self._loop is None:
+            return
+        handlers = self._master.addons.get("proxyserver").connections
+
+        def close() -> None:
+            for client_id in clients:
+                handler = handlers.get(client_id)
+                if handler is not None:
+                    handler.close_connection(handler.client)
+
+        async def close_now() -> None:
+            close()
+
+        try:
+            asyncio.run_coroutine_threadsafe(close_now(), self._loop).result(10)
+        except Exception as exc:  # noqa: BLE001 - the oracle's loop is gone: the case errors on require_alive
+            raise HarnessError("mitmproxy", f"could not break the open connections to {keys}: {exc}") from exc
 
     def trust_upstream(self, ca_pem: Path) -> None:
         """Also trust ``ca_pem`` for upstream servers (a vendor's gateway CA from the profile): a bundle of
