@@ -745,7 +745,7 @@ class NetworkOracle:
 
         try:
             asyncio.run_coroutine_threadsafe(close_now(), self._loop).result(10)
-        except Exception as exc:  # noqa: BLE001 - the oracle's loop is gone: the case errors on require_alive
+        except Exception as exc:  # the oracle's loop is gone: the case errors on require_alive
             raise HarnessError("mitmproxy", f"could not break the open connections to {keys}: {exc}") from exc
 
     def trust_upstream(self, ca_pem: Path) -> None:
@@ -756,8 +756,11 @@ class NetworkOracle:
         bundle.write_bytes(current.read_bytes().rstrip(b"\n") + b"\n" + Path(ca_pem).read_bytes())
         if self._master is None or self._loop is None:
             raise HarnessError("mitmproxy", "the interception proxy is not running")
-        self._loop.call_soon_threadsafe(lambda: self._master.options.update(  # type: ignore[union-attr]
-            ssl_verify_upstream_trusted_ca=str(bundle)))
+        self._loop.call_soon_threadsafe(
+            lambda: self._master.options.update(  # type: ignore[union-attr]
+                ssl_verify_upstream_trusted_ca=str(bundle)
+            )
+        )
 
     @contextmanager
     def rerouted(self, host: str, port: int, target: tuple[str, int], passthrough: bool = False) -> Iterator[None]:
@@ -781,9 +784,7 @@ class NetworkOracle:
 
     def requests_to(self, host: str, path_prefix: str = "", since: float = 0.0) -> list[FlowRecord]:
         return [
-            r
-            for r in self.records(since)
-            if r.kind == "http" and r.host == host and r.path.startswith(path_prefix)
+            r for r in self.records(since) if r.kind == "http" and r.host == host and r.path.startswith(path_prefix)
         ]
 
     def wait_for(self, predicate, timeout: float, since: float = 0.0) -> list[FlowRecord]:  # type: ignore[no-untyped-def]
