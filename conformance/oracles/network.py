@@ -200,8 +200,11 @@ class FixtureRoutes:
             flow.response = http.Response.make(403, b"not a fixture host (conformance proxy)")
 
     def server_connect(self, data: ServerConnectionHookData) -> None:
+        # Fail closed: refused unless this hook completes. An exception in an addon hook is logged by mitmproxy,
+        # which then connects to the address the candidate asked for: never let a bug here become a packet out.
+        data.server.error = "conformance proxy: refused (the route check did not complete)"
         address = data.server.address
-        target = None
+        target, key = None, None
         if address and data.server.transport_protocol == "udp" and _in_tun(data.client):
             # The fixtures speak TCP only: datagrams are recorded (TerminalTransport) and never answered.
             target = self.udp_sink
@@ -209,7 +212,8 @@ class FixtureRoutes:
             host = address[0]
             if self.names is not None and _in_tun(data.client):
                 host = self.names.name_of(address[0]) or address[0]
-            target = self.routes.get((host, address[1]))
+            key = (host, address[1])
+            target = self.routes.get(key)
         if target is None:
             data.server.error = "conformance proxy: refusing a connection that is not to a fixture host"
             self.recorder.refused(data.client)
@@ -217,8 +221,10 @@ class FixtureRoutes:
         if not is_loopback(target[0]):  # the guarantee that no packet leaves, kept whatever a route says
             data.server.error = f"conformance proxy: {target} is not a loopback address"
             return
-        self.carrying.setdefault((host, address[1]), set()).add(data.client.id)
         data.server.address = target
+        data.server.error = None
+        if key is not None:
+            self.carrying.setdefault(key, set()).add(data.client.id)
 
     def client_disconnected(self, client: connection.Client) -> None:
         for clients in self.carrying.values():
