@@ -1,7 +1,12 @@
 """``conformance``: the command line. It composes everything and sets exit codes CI can use.
 
     conformance run [--candidate PROFILE ...] [--out DIR] [--requirement ID ...] [-k EXPR]
+                    [--waivers TOML] [--sign-key KEY] [--artifacts LIST]
                                                                        exit 0 / 1 / 3, 2 on bad input
+    conformance keygen --out NAME                                      NAME.key (0600) and NAME.pub
+    conformance sign RUN --key KEY                                     RUN/evidence-bundle.zip
+    conformance verify BUNDLE --pubkey KEY                             exit 0 verified, 1 not, 2 bad input
+    conformance compare RUN RUN [RUN ...] [--out HTML]                 exit 0 same, 1 differences
     conformance catalog [--lang ja|en] [--format table|csv|markdown|json]
     conformance validate PROFILE ...                                   exit 0, or 2 naming the problem
     conformance report DIR                                             reprint a run's summary
@@ -55,6 +60,17 @@ def _validate(paths: list[Path], allow_lab_address: bool = False) -> list[Any]:
     return profiles
 
 
+def _artifact_steps(text: str) -> tuple[str, ...]:
+    from conformance.artifacts import STEPS
+
+    steps = tuple(s.strip() for s in text.split(",") if s.strip() and s.strip() != "none")
+    unknown = [s for s in steps if s not in STEPS]
+    if unknown:
+        raise InputError("--artifacts", "", f"unknown artefact {', '.join(unknown)}",
+                         f"choose from {', '.join(STEPS)}, or none")
+    return steps
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
@@ -63,6 +79,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     paths = [Path(p) for p in (args.candidate or [DEFAULT_CANDIDATE])]
     profiles = _validate(paths, args.allow_lab_address)
+    steps = _artifact_steps(args.artifacts)
+    waivers = Path(args.waivers).resolve() if args.waivers else None
+    if waivers is not None:  # accepted failures: a bad or expired entry is bad input (exit 2) before anything runs
+        from conformance.waivers import load_waivers
+
+        load_waivers(waivers, load_catalog(), dt.date.today())
+    sign_key = Path(args.sign_key).resolve() if args.sign_key else None
+    if sign_key is not None:  # a key that cannot sign is found now, not after a long run
+        from conformance.bundle import load_private_key
+
+        load_private_key(sign_key)
     if args.requirement:
         load_catalog().select(args.requirement)  # an unknown ID is bad input (exit 2) before anything runs
     releases = Path(args.engine_releases).resolve() if args.engine_releases else None
@@ -99,6 +126,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args.append(f"--network-observation={args.network_observation}")
         if releases is not None:
             pytest_args.append(f"--engine-releases={releases}")
+        if waivers is not None:
+            pytest_args.append(f"--waivers={waivers}")
         status = pytest.main(pytest_args)
         result = target / "conformance.json"
         if not result.exists():
@@ -108,16 +137,68 @@ def cmd_run(args: argparse.Namespace) -> int:
         document = json.loads(result.read_text(encoding="utf-8"))
         print(render_summary(document, load_catalog()), flush=True)
         print(f"report: {target / 'report.html'}", flush=True)
-        codes.append(document["summary"]["exit_code"])
-        documents.append(document)
-    if len(documents) > 1:
-        from conformance.report import render_matrix_html
+        codes.append(document["summary"]["exit_code"])  # decided: nothing after this line changes it
+        if steps or sign_key is not None:
+            from conformance.artifacts import build_artifacts
 
-        (out / "index.html").write_text(render_matrix_html(documents, load_catalog()), encoding="utf-8")
+            history = Path(args.allure_history) if args.allure_history else out.resolve().parent / "history"
+            print("成果物 / artefacts:", flush=True)
+            for step in build_artifacts(target, document, load_catalog(), steps, history / f"{profile.name}.jsonl",
+                                        sign_key):  # fmt: skip
+                print(step.line(), flush=True)
+        documents.append(document)
+    if len(documents) > 1:  # several candidates: the procurement matrix of `conformance compare`
+        from conformance.compare import compare, load_run, render_html
+
+        runs = [load_run(out / document["candidate"]["name"]) for document in documents]
+        (out / "index.html").write_text(render_html(compare(runs), out / "index.html"), encoding="utf-8")
         print(f"matrix: {out / 'index.html'}", flush=True)
     if EXIT_FAIL in codes:
         return EXIT_FAIL
     return EXIT_UNDECIDED if EXIT_UNDECIDED in codes else EXIT_OK
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from conformance.bundle import generate_keypair
+
+    base = Path(args.out)
+    private, public = base.with_name(base.name + ".key"), base.with_name(base.name + ".pub")
+    base.parent.mkdir(parents=True, exist_ok=True)
+    fingerprint = generate_keypair(private, public)
+    print(f"秘密鍵 / private key: {private} (0600: 署名する人だけが持つ / keep it to the signer)")
+    print(f"公開鍵 / public key:  {public} (検証する人に渡す / hand it to whoever verifies)")
+    print(f"fingerprint: {fingerprint}")
+    return EXIT_OK
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    from conformance.bundle import create_bundle
+
+    run_dir = Path(args.run)
+    bundle = create_bundle(run_dir, Path(args.key), Path(args.out) if args.out else None)
+    print(f"署名付き証跡バンドル / signed evidence bundle: {bundle}")
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from conformance.bundle import render_verification, verify_bundle
+
+    verification = verify_bundle(Path(args.bundle), Path(args.pubkey))
+    print(render_verification(verification))
+    return EXIT_OK if verification.ok else EXIT_FAIL
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from conformance.compare import compare, exit_code, load_run, render_html, render_text
+
+    comparison = compare([load_run(Path(p)) for p in args.runs])
+    print(render_text(comparison))
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(render_html(comparison, out), encoding="utf-8")
+        print(f"比較表 / comparison: {out}")
+    return exit_code(comparison)
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
@@ -181,6 +262,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--engine-releases", metavar="TOML",
                      help="stable releases of browser engines with their dates, for MNT-05's patch lag "
                           "(e.g. fixtures/engine-releases.toml) / エンジン安定版の一覧")
+    run.add_argument("--waivers", metavar="TOML",
+                     help="accepted failures with justification, approver and expiry; a waived failure is shown as "
+                          "waived, never as pass (docs/certification.md) / 免除ファイル")
+    run.add_argument("--sign-key", metavar="KEY",
+                     help="sign the run folder at the end into RUN/evidence-bundle.zip with this Ed25519 key "
+                          "(conformance keygen) / 署名鍵")
+    run.add_argument("--artifacts", default=",".join(("statement", "checklist", "allure")), metavar="LIST",
+                     help="artefacts built after the verdicts (never changing them): statement, checklist, allure, "
+                          "comma-separated, or none (default: all) / 作成する成果物")
+    run.add_argument("--allure-history", metavar="DIR",
+                     help="folder of the Allure history, one file per candidate, bounded (default: 'history' beside "
+                          "the output folder)")
     run.set_defaults(func=cmd_run)
     catalog = sub.add_parser("catalog", help="list the requirement catalog / 要件カタログを表示")
     catalog.add_argument("--lang", choices=("ja", "en"), default="ja")
@@ -196,6 +289,22 @@ def build_parser() -> argparse.ArgumentParser:
     peer.add_argument("--port", type=int, action="append", default=[],
                       help="also listen on this TCP port (a declared exception); repeatable")
     peer.set_defaults(func=cmd_wlan_peer)
+    keygen = sub.add_parser("keygen", help="create an Ed25519 key pair for signing evidence bundles / 署名鍵を作成")
+    keygen.add_argument("--out", required=True, metavar="NAME", help="writes NAME.key (mode 0600) and NAME.pub")
+    keygen.set_defaults(func=cmd_keygen)
+    sign = sub.add_parser("sign", help="sign a finished run folder into an evidence bundle / 証跡バンドルに署名")
+    sign.add_argument("run", help="the run folder (holding conformance.json)")
+    sign.add_argument("--key", required=True, help="the private key (conformance keygen)")
+    sign.add_argument("--out", help="the bundle to write (default: RUN/evidence-bundle.zip)")
+    sign.set_defaults(func=cmd_sign)
+    verify = sub.add_parser("verify", help="verify an evidence bundle offline / 証跡バンドルを検証")
+    verify.add_argument("bundle")
+    verify.add_argument("--pubkey", required=True, help="the signer's public key (NAME.pub)")
+    verify.set_defaults(func=cmd_verify)
+    compare = sub.add_parser("compare", help="compare runs: one candidate twice, or several candidates / 結果を比較")
+    compare.add_argument("runs", nargs="+", metavar="RUN", help="run folders (or their conformance.json)")
+    compare.add_argument("--out", metavar="HTML", help="also write the comparison as HTML")
+    compare.set_defaults(func=cmd_compare)
     report = sub.add_parser("report", help="print the summary of a finished run / 結果の要約を表示")
     report.add_argument("dir")
     report.set_defaults(func=cmd_report)

@@ -62,6 +62,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--engine-releases", default=None, metavar="TOML",
                     help="stable releases of browser engines with their dates (MNT-05 measures the candidate's "
                          "patch lag against them); see fixtures/engine-releases.toml")
+    group.addoption("--waivers", default=None, metavar="TOML",
+                    help="accepted failures with justification, approver and expiry (docs/certification.md); a waived "
+                         "failure is reported as waived, never as pass")
     group.addoption(
         "--conformance-headless",
         action="store_true",
@@ -119,6 +122,10 @@ class ConformanceRun:
 
             releases_path = config.getoption("--engine-releases", None)  # MNT-05's stable releases (run config)
             self.engine_releases = load_engine_releases(releases_path) if releases_path else None
+            from conformance.waivers import load_waivers
+
+            waivers_path = config.getoption("--waivers", None)  # checked before the run, like every input
+            self.waivers = load_waivers(Path(waivers_path), self.catalog, dt.date.today()) if waivers_path else None
         except InputError as exc:
             raise pytest.UsageError(f"bad input / 入力エラー: {exc}") from None
         out = config.getoption("--conformance-out")

@@ -5,17 +5,19 @@ Allure result each). Reads result data and the catalog only; knows nothing of dr
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import html
 import importlib.metadata
 import json
 import platform
+import shutil
 import unicodedata
 from pathlib import Path
 from typing import Any
 
 from conformance import __version__
 from conformance.attestation import EXAMPLE_LABEL, STATUS_LABELS, copy_evidence, write_allure_results
-from conformance.verdicts import aggregate, attestation_counts, counts, exit_code
+from conformance.verdicts import aggregate, attestation_counts, counts, exit_code, unused_waivers
 
 SCHEMA = "lgwan-conformance/result-v1"
 VERDICT_LABELS = {
@@ -25,6 +27,7 @@ VERDICT_LABELS = {
     "not_applicable": ("対象外", "not applicable"),
     "manual": ("要証跡", "manual"),
     "not_tested": ("未試験", "not tested"),
+    "waived": ("免除", "waived"),  # a failure someone accepted for a while: never shown as pass
 }
 LEVEL_LABELS = {"must": ("必須", "must"), "should": ("推奨", "should"), "optional": ("オプション", "optional")}
 EXIT_MEANING = {
@@ -49,10 +52,12 @@ def run_date(run: Any) -> dt.date:
 def build_document(run: Any) -> dict[str, Any]:
     profile, catalog = run.profile, run.catalog
     attestations = getattr(run, "attestations", None)  # conformance.attestation.AttestationSet, or None
+    waivers = getattr(run, "waivers", None)  # conformance.waivers.WaiverSet, or None
+    waived = waivers.for_candidate(profile.name) if waivers is not None else None
     today = run_date(run)
     verdicts = aggregate(
         catalog, profile.kind, profile.claims, profile.candidate.catalog_profiles, run.results.values(),
-        attestations.records(today) if attestations is not None else None,
+        attestations.records(today) if attestations is not None else None, waived,
     )
     if run.selected is not None:  # --requirement: only what was asked for is decided and reported
         verdicts = {rid: verdict for rid, verdict in verdicts.items() if rid in run.selected}
@@ -89,6 +94,9 @@ def build_document(run: Any) -> dict[str, Any]:
         "network": dict(getattr(run, "network", {}) or {"observation": None}),
         "selection": run.selected,
         "attestations": attestations.provenance(today) if attestations is not None else None,
+        "waivers": ({**waivers.provenance(profile.name), "unused": unused_waivers(verdicts, waived)}
+                    if waivers is not None else None),
+        "inputs": {},  # filled by write_run: the copies of the input files in the run folder
         "summary": {
             "counts": counts(verdicts),
             # Never part of the exit code: manual requirements do not block 0, attested or not.
@@ -113,6 +121,8 @@ def write_run(run: Any) -> dict[str, Any]:
     out: Path = run.out_dir
     # Copied first: the hashes in conformance.json are those of the copies a reader opens.
     copy_evidence(getattr(run, "attestations", None), document, out)
+    document["inputs"] = copy_inputs(run, out)
+    hash_evidence(document, out)
     (out / "conformance.json").write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
     (out / "catalog.html").write_text(render_html(run.catalog), encoding="utf-8")
     (out / "report.html").write_text(render_report_html(document, run.catalog), encoding="utf-8")
@@ -121,6 +131,40 @@ def write_run(run: Any) -> dict[str, Any]:
         write_allure_environment(allure_dir, document)
         write_allure_results(allure_dir, document, run.catalog)
     return document
+
+
+def copy_inputs(run: Any, out: Path) -> dict[str, dict[str, str]]:
+    """The files the run was decided with, copied into ``inputs/`` so that the run folder (and its signed
+    bundle) holds them: the catalog, the profile, and the attestation, waiver and engine-release files."""
+    folder = out / "inputs"
+    shutil.rmtree(folder, ignore_errors=True)
+    sources = {
+        "catalog": run.catalog.path,
+        "profile": run.profile.path,
+        "attestations": getattr(getattr(run, "attestations", None), "path", None),
+        "waivers": getattr(getattr(run, "waivers", None), "path", None),
+        "engine_releases": getattr(getattr(run, "engine_releases", None), "path", None),
+    }
+    copied: dict[str, dict[str, str]] = {}
+    for role, source in sources.items():
+        if not source or not Path(source).is_file():
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{role}-{Path(source).name}"
+        shutil.copyfile(source, target)
+        copied[role] = {"path": target.relative_to(out).as_posix(), "source": str(source),
+                        "sha256": hashlib.sha256(target.read_bytes()).hexdigest()}  # fmt: skip
+    return copied
+
+
+def hash_evidence(document: dict[str, Any], out: Path) -> None:
+    """Each case's evidence files pinned by SHA-256 (``evidence_sha256``), as the statement and compare show."""
+    for entry in document["requirements"].values():
+        for case in entry["cases"]:
+            case["evidence_sha256"] = {
+                path: hashlib.sha256((out / path).read_bytes()).hexdigest()
+                for path in case.get("evidence", []) if (out / path).is_file()
+            }  # fmt: skip
 
 
 def write_allure_environment(allure_dir: Path, document: dict[str, Any]) -> None:
@@ -138,14 +182,7 @@ def write_allure_environment(allure_dir: Path, document: dict[str, Any]) -> None
     }
     text = "".join(f"{key}={str(value).replace(chr(10), ' ')}\n" for key, value in lines.items())
     (allure_dir / "environment.properties").write_text(text, encoding="utf-8")
-    categories = [
-        {"name": "不適合 / product failed a requirement", "matchedStatuses": ["failed"]},
-        {"name": "判定不能 / harness could not decide", "matchedStatuses": ["broken"]},
-        # Manual requirements (conformance.attestation writes them as skipped results, message first line).
-        *({"name": f"要証跡 {ja} / manual: {en}", "matchedStatuses": ["skipped"],
-           "messageRegex": f"^要証跡 {ja}[\\s\\S]*"} for ja, en in STATUS_LABELS.values()),
-    ]
-    (allure_dir / "categories.json").write_text(json.dumps(categories, ensure_ascii=False), encoding="utf-8")
+    # The categories are in the report's configuration (conformance.allure_report.CATEGORIES), Allure 3's place.
 
 
 # -- terminal summary ------------------------------------------------------------------------------
@@ -171,7 +208,7 @@ def render_summary(document: dict[str, Any], catalog: Any) -> str:
         if entry.get("attestation"):  # manual: say at once whether evidence was handed in
             verdict += f" {attestation_label(entry['attestation'], sep='/')}"
         rows.append((rid, f"{level_ja}/{level_en}", verdict, title))
-    order = {"fail": 0, "error": 1, "not_tested": 2, "pass": 3, "manual": 4, "not_applicable": 5}
+    order = {"fail": 0, "waived": 1, "error": 2, "not_tested": 3, "pass": 4, "manual": 5, "not_applicable": 6}
     rows.sort(key=lambda r: (order[document["requirements"][r[0]]["verdict"]], r[0]))
     headers = ("ID", "水準/level", "判定/verdict", "要件/requirement")
     widths = [max(_width(row[i]) for row in [headers, *rows]) for i in range(3)]
@@ -191,6 +228,14 @@ def render_summary(document: dict[str, Any], catalog: Any) -> str:
     attested = _attestation_totals(document)
     if attested:
         lines.append(f"証跡 / attestations: {attested}")
+    waivers = document.get("waivers")
+    if waivers:
+        counted = "不適合扱い / counted as failures" if waivers["exit"] == "fail" else "許容 / accepted"
+        lines.append(f"免除 / waivers: {Path(waivers['file']).name}, {waivers['entries']} 件 / entries, "
+                     f"終了コードでは{counted}")
+        if waivers.get("unused"):
+            unused = ", ".join(waivers["unused"])
+            lines.append(f"  未使用の免除 (不適合ではなかった) / unused waivers (did not fail): {unused}")
     lines.append(f"結果 / result: {ja} / {en} (exit {summary['exit_code']})")
     return "\n".join(lines)
 
@@ -240,6 +285,8 @@ th{background:#eef1f5}.v{display:inline-block;padding:2px 8px;border-radius:10px
 .example{background:#fff;color:#5b6573;border:1px dashed #5b6573}
 .attestation{margin:6px 0;padding:6px 8px;border-left:3px solid #283593;background:#f7f8fe}
 .attestation ul{margin:4px 0;padding-left:18px}
+.waived{background:#f3d9fa;color:#6a1b9a;border:1px dashed #6a1b9a}
+.waiver{margin:6px 0;padding:6px 8px;border-left:3px solid #6a1b9a;background:#fbf5fd}
 """
 
 
@@ -300,6 +347,29 @@ def attestation_details(record: dict[str, Any] | None) -> str:
     return "".join(parts)
 
 
+def waiver_details(record: dict[str, Any] | None) -> str:
+    """Who accepted a failure, why and until when ("" when the requirement was not waived)."""
+    if not record:
+        return ""
+    esc = html.escape
+    counted = "終了コードでは不適合扱い / still a failure for the exit code" if record["exit"] == "fail" else (
+        "終了コードでは許容 / accepted for the exit code")
+    reference = f" · {esc(record['reference'])}" if record.get("reference") else ""
+    return (f'<div class="waiver"><b>免除 / waiver:</b> {esc(record["justification"])}<br><small>'
+            f"{esc(record['approver'])} · {esc(record['approved'])} → {esc(record['expires'])}{reference} · "
+            f"{counted}</small></div>")
+
+
+def _waiver_header(document: dict[str, Any]) -> str:
+    where = document.get("waivers")
+    if not where:
+        return ""
+    esc = html.escape
+    unused = (f"; 未使用 / unused: {esc(', '.join(where['unused']))}" if where.get("unused") else "")
+    return (f"<p>免除ファイル / waiver file: {esc(Path(where['file']).name)} <small>sha256 "
+            f"{esc(where['sha256'][:16])}…, {where['entries']} 件 / entries{unused}</small></p>")
+
+
 def _attestation_header(document: dict[str, Any]) -> str:
     """Which attestation file the run used; examples are flagged where nobody can miss them."""
     where = document.get("attestations")
@@ -356,7 +426,7 @@ def render_report_html(document: dict[str, Any], catalog: Any) -> str:
             f'<td><span class="v {verdict}">{esc(VERDICT_LABELS[verdict][0])}</span><br>'
             f"<small>{esc(VERDICT_LABELS[verdict][1])}</small>{attestation_badges(entry.get('attestation'))}</td>"
             f"<td><small>{esc(entry['reason'])}</small>{attestation_details(entry.get('attestation'))}"
-            f"{''.join(cases)}</td></tr>"
+            f"{waiver_details(entry.get('waiver'))}{''.join(cases)}</td></tr>"
         )
     return f"""<!doctype html><html lang="ja"><head><meta charset="utf-8">
 <title>適合性試験結果 / Conformance result: {esc(candidate['name'])}</title><style>{_CSS}</style></head><body>
@@ -364,7 +434,7 @@ def render_report_html(document: dict[str, Any], catalog: Any) -> str:
 <p>{esc(candidate['vendor'])} {esc(candidate['version'])} · {esc(candidate['kind'])} ·
 catalog {esc(suite['catalog_version'])} <small>sha256 {esc(suite['catalog_sha256'][:16])}…</small> ·
 suite {esc(suite['version'])} · {esc(document['started'])} → {esc(document['finished'])}</p>
-{_observation_line(document.get("network") or {})}{_attestation_header(document)}</header>
+{_observation_line(document.get("network") or {})}{_attestation_header(document)}{_waiver_header(document)}</header>
 <main><div class="result">{esc(ja)} / {esc(en)} (exit {summary['exit_code']})</div>
 <div class="cards">{cards}</div>
 <table><tr><th>ID</th><th>要件 / requirement</th><th>水準 / level</th><th>判定 / verdict</th>
@@ -373,36 +443,3 @@ suite {esc(suite['version'])} · {esc(document['started'])} → {esc(document['f
 <table>{''.join(hidden)}</table></details>
 <p><small>profile sha256 {esc(candidate['profile_sha256'])} · <a href="conformance.json">conformance.json</a> ·
 <a href="junit.xml">junit.xml</a> · <a href="allure-report/index.html">Allure</a></small></p></main></body></html>"""
-
-
-def render_matrix_html(documents: list[dict[str, Any]], catalog: Any) -> str:
-    """Candidates × requirements on one page, for comparing products (調達比較表)."""
-    esc = html.escape
-    ids = [rid for rid in catalog.requirements if any(
-        d["requirements"].get(rid, {}).get("verdict") != "not_applicable" for d in documents)]
-    head = "".join(
-        f'<th><a href="{esc(d["candidate"]["name"])}/report.html">{esc(d["candidate"]["name"])}</a><br>'
-        f'<small>{esc(d["candidate"]["kind"])}</small></th>'
-        for d in documents
-    )
-    rows = []
-    for rid in ids:
-        requirement = catalog.requirements[rid]
-        cells = []
-        for d in documents:
-            entry = d["requirements"].get(rid, {})
-            verdict = entry.get("verdict", "not_applicable")
-            ja, en = VERDICT_LABELS[verdict]
-            badges = attestation_badges(entry.get("attestation")) if verdict == "manual" else ""
-            cells.append(f'<td><a href="{esc(d["candidate"]["name"])}/report.html#{esc(rid)}">'
-                         f'<span class="v {verdict}">{esc(ja)}</span></a><br><small>{esc(en)}</small>{badges}</td>')
-        level = LEVEL_LABELS[requirement.level]
-        rows.append(f'<tr><td><a href="{esc(documents[0]["candidate"]["name"])}/catalog.html#{esc(rid)}">'
-                    f"{esc(rid)}</a></td><td>{esc(requirement.title('ja'))}<br>"
-                    f"<small>{esc(requirement.title('en'))}</small></td><td>{esc(level[0])}</td>{''.join(cells)}</tr>")
-    suite = documents[0]["suite"]
-    return f"""<!doctype html><html lang="ja"><head><meta charset="utf-8">
-<title>候補比較 / candidate matrix</title><style>{_CSS}</style></head><body>
-<header><h1>候補比較 / Candidate matrix</h1><p>catalog {esc(suite['catalog_version'])} ·
-suite {esc(suite['version'])}</p></header><main><table><tr><th>ID</th><th>要件 / requirement</th>
-<th>水準</th>{head}</tr>{''.join(rows)}</table></main></body></html>"""

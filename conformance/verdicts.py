@@ -10,7 +10,10 @@ Rules (fail closed):
 - an automated requirement with no case that ran is ``not_tested``, never ``pass``;
 - an attestation (conformance/attestation.py) never changes a verdict: a manual requirement stays ``manual``
   and carries its attestation status (``attested``, ``pending``, ``expired``); an attestation for an automated
-  requirement is a suite bug (the loader refuses it), never a way to pass.
+  requirement is a suite bug (the loader refuses it), never a way to pass;
+- a waiver (conformance/waivers.py) turns a ``fail`` into ``waived``, never into ``pass``; the waiver file says
+  whether a waived failure still makes the exit code 1 (``exit = "fail"``) or not (``exit = "accept"``). A waiver
+  of a requirement that did not fail changes nothing and is reported as unused.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 OUTCOMES = ("pass", "fail", "error", "not_applicable")
-VERDICTS = ("pass", "fail", "error", "not_applicable", "manual", "not_tested")
+VERDICTS = ("pass", "fail", "error", "not_applicable", "manual", "not_tested", "waived")
 
 ATTESTATION_STATUSES = ("attested", "pending", "expired")
 PENDING: dict[str, Any] = {"status": "pending"}  # a manual requirement nothing was handed in for
@@ -55,6 +58,8 @@ class RequirementVerdict:
     # For a manual requirement (and an attested one that does not apply): its attestation record, with
     # ``status`` and ``applicable``. None for automated requirements.
     attestation: dict[str, Any] | None = None
+    # For a waived failure: the waiver record (conformance.waivers) with ``original_verdict``.
+    waiver: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         document = {
@@ -67,6 +72,8 @@ class RequirementVerdict:
         }
         if self.attestation is not None:
             document["attestation"] = self.attestation
+        if self.waiver is not None:
+            document["waiver"] = self.waiver
         return document
 
 
@@ -93,9 +100,11 @@ def aggregate(
     claimed_profiles: Sequence[str],
     results: Iterable[CaseResult],
     attestations: Mapping[str, Mapping[str, Any]] | None = None,
+    waivers: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, RequirementVerdict]:
     """One verdict per catalog requirement. ``attestations``: requirement ID → attestation record (a dict
-    with ``status`` "attested" or "expired", from conformance.attestation), for manual requirements only."""
+    with ``status`` "attested" or "expired", from conformance.attestation), for manual requirements only.
+    ``waivers``: requirement ID → waiver record (conformance.waivers, with ``exit``) for this candidate."""
     by_requirement: dict[str, list[CaseResult]] = {rid: [] for rid in catalog.requirements}
     for result in results:
         for rid in result.requirement_ids:
@@ -119,13 +128,31 @@ def aggregate(
             verdict, reason = "manual", manual_reason(attestation)
         else:
             verdict, reason = decide(cases)
-        verdicts[rid] = RequirementVerdict(rid, verdict, requirement.level, reason, cases, attestation)
+        waiver: dict[str, Any] | None = None
+        if verdict == "fail" and waivers and rid in waivers:
+            waiver = {**waivers[rid], "original_verdict": verdict}
+            verdict, reason = "waived", waived_reason(waiver, reason)
+        verdicts[rid] = RequirementVerdict(rid, verdict, requirement.level, reason, cases, attestation, waiver)
     unknown = set(by_requirement) - set(catalog.requirements)
     if unknown:  # a case names an ID the catalog does not have: a suite bug, never silently dropped
         raise ValueError(f"cases refer to requirement IDs not in the catalog: {sorted(unknown)}")
     if records:
         raise ValueError(f"attestations refer to requirement IDs not in the catalog: {sorted(records)}")
     return verdicts
+
+
+def unused_waivers(verdicts: Mapping[str, RequirementVerdict], waivers: Mapping[str, Any] | None) -> list[str]:
+    """The waived requirement IDs that did not fail in this run (nothing to waive): reported, never silent."""
+    return sorted(rid for rid in waivers or {} if rid not in verdicts or verdicts[rid].verdict != "waived")
+
+
+def waived_reason(waiver: Mapping[str, Any], reason: str) -> str:
+    """The reason of a waived verdict: the failure first (it is still a failure), then who waived it until when."""
+    counts_as = "終了コードでは不適合扱い / still a failure for the exit code" if waiver["exit"] == "fail" else (
+        "終了コードでは許容 / accepted for the exit code")
+    return (f"免除された不適合: {reason} / waived failure: {reason}; "
+            f"承認 / approved by {waiver['approver']}, {waiver['expires']} まで / until {waiver['expires']}; "
+            f"{counts_as}")
 
 
 def manual_reason(record: Mapping[str, Any]) -> str:
@@ -154,7 +181,8 @@ def exit_code(verdicts: Mapping[str, RequirementVerdict] | Mapping[str, Mapping[
     """0 when every applicable must-level requirement passes, 1 when any fails, 3 when undecided.
 
     ``manual`` must-level requirements do not block 0, attested or not: they are listed for attestation,
-    and an attestation (or its absence, or its expiry) never changes the exit code.
+    and an attestation (or its absence, or its expiry) never changes the exit code. A ``waived`` failure counts
+    as the waiver file says: as a failure (``exit = "fail"``) or not (``exit = "accept"``).
     """
     must = [_as_pair(v) for v in verdicts.values()]
     must = [verdict for verdict, level in must if level == "must"]
@@ -167,8 +195,12 @@ def exit_code(verdicts: Mapping[str, RequirementVerdict] | Mapping[str, Mapping[
 
 def _as_pair(value: RequirementVerdict | Mapping[str, Any]) -> tuple[str, str]:
     if isinstance(value, RequirementVerdict):
-        return value.verdict, value.level
-    return value["verdict"], value["level"]
+        verdict, level, waiver = value.verdict, value.level, value.waiver
+    else:
+        verdict, level, waiver = value["verdict"], value["level"], value.get("waiver")
+    if verdict == "waived" and (waiver or {}).get("exit") != "accept":  # fail closed: only "accept" accepts
+        return "fail", level
+    return verdict, level
 
 
 def counts(verdicts: Mapping[str, RequirementVerdict]) -> dict[str, int]:

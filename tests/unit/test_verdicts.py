@@ -75,3 +75,38 @@ def test_unknown_requirement_id_is_a_suite_bug() -> None:
 )
 def test_exit_code(verdicts: dict[str, tuple[str, str]], code: int) -> None:
     assert exit_code({k: {"verdict": v, "level": lvl} for k, (v, lvl) in verdicts.items()}) == code
+
+
+def _waiver(exit_policy: str) -> dict[str, str]:
+    return {"requirement": "DL-01", "justification": "j", "approver": "a", "approved": "2026-11-01",
+            "expires": "2027-03-31", "exit": exit_policy}  # fmt: skip
+
+
+@pytest.mark.parametrize(("exit_policy", "code"), [("accept", 0), ("fail", 1)])
+def test_a_waived_failure_is_waived_never_pass_and_counts_as_the_file_says(exit_policy: str, code: int) -> None:
+    catalog = FakeCatalog(DL_01=FakeRequirement("must"), NET_01=FakeRequirement("must"))
+    verdicts = aggregate(catalog, "secure-browser", {}, [], [case("fail", "DL-01"), case("pass", "NET-01")],
+                         waivers={"DL-01": _waiver(exit_policy)})  # fmt: skip
+    waived = verdicts["DL-01"]
+    assert waived.verdict == "waived" and waived.waiver is not None
+    assert waived.waiver["original_verdict"] == "fail"
+    assert "waived failure" in waived.reason and "1 of 1 cases failed" in waived.reason
+    assert waived.to_json()["waiver"]["exit"] == exit_policy
+    assert exit_code(verdicts) == code
+    assert exit_code({k: v.to_json() for k, v in verdicts.items()}) == code  # the same from conformance.json
+
+
+@pytest.mark.parametrize("outcome", ["pass", "error"])
+def test_a_waiver_never_touches_what_did_not_fail(outcome: str) -> None:
+    from conformance.verdicts import unused_waivers
+
+    catalog = FakeCatalog(DL_01=FakeRequirement("must"))
+    waivers = {"DL-01": _waiver("accept")}
+    verdicts = aggregate(catalog, "secure-browser", {}, [], [case(outcome, "DL-01")], waivers=waivers)
+    assert verdicts["DL-01"].verdict == outcome and verdicts["DL-01"].waiver is None
+    assert unused_waivers(verdicts, waivers) == ["DL-01"]
+
+
+def test_a_waived_verdict_without_a_policy_counts_as_a_failure() -> None:
+    # fail closed: a conformance.json edited to drop the policy never turns a failure into exit 0
+    assert exit_code({"A": {"verdict": "waived", "level": "must", "waiver": {}}}) == 1
