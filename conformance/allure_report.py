@@ -117,15 +117,16 @@ def _reference(source: Path, by_hash: dict[str, str], results: Path, run_dir: Pa
 
 def config(run_dir: Path, history: Path | None, history_limit: int = HISTORY_LIMIT) -> str:
     """allurerc.mjs: Japanese UI, one file, the categories above, bounded history."""
+    # Absolute paths: Allure runs in the run folder, so a relative --out would be resolved twice.
     settings: dict[str, Any] = {
         "name": "適合性試験 / Conformance",
-        "output": str(run_dir / "allure-report"),
+        "output": str(run_dir.resolve() / "allure-report"),
         "categories": {"rules": CATEGORIES},
         "plugins": {"awesome": {"options": {"reportLanguage": "ja", "singleFile": True,
                                             "groupBy": ["parentSuite", "suite"]}}},
     }  # fmt: skip
     if history is not None:
-        settings["historyPath"] = str(history)
+        settings["historyPath"] = str(history.resolve())
         settings["historyLimit"] = history_limit
     return "export default " + json.dumps(settings, ensure_ascii=False, indent=2) + ";\n"
 

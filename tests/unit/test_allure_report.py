@@ -79,6 +79,15 @@ def test_config_is_one_file_in_japanese_with_bounded_history_and_separate_catego
     assert "historyPath" not in config(tmp_path, None)
 
 
+def test_config_paths_are_absolute_for_a_relative_run_folder(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Allure runs with the run folder as its working directory: a relative path would point inside it again.
+    monkeypatch.chdir(tmp_path)
+    settings = json.loads(config(Path("reports/latest/x"), Path("reports/history/x.jsonl"))
+                          .removeprefix("export default ").rstrip().rstrip(";"))  # fmt: skip
+    assert settings["output"] == str(tmp_path / "reports/latest/x/allure-report")
+    assert settings["historyPath"] == str(tmp_path / "reports/history/x.jsonl")
+
+
 def test_a_failing_report_step_is_reported_and_the_others_still_run(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("CONFORMANCE_ALLURE", str(tmp_path / "no-allure"))
     (tmp_path / "allure-results").mkdir()
