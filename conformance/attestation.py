@@ -29,7 +29,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from conformance.catalog.model import REQ_ID_PATTERN, Text
-from conformance.errors import InputError, read_toml
+from conformance.errors import InputError, dotted, read_toml, toml_key
 from conformance.verdicts import ATTESTATION_STATUSES, PENDING
 
 STATUSES = ATTESTATION_STATUSES
@@ -197,17 +197,26 @@ def _hash(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def _reason(exc: Exception) -> str:
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+
+
 def _evidence(written: str, base: Path, file: str, field: str, where: str) -> EvidenceFile:
     """Resolve, check and hash one evidence path (relative to the attestation file's folder)."""
     fix_path = "write the path relative to the attestation file's folder, e.g. evidence/report.pdf"
     if PurePosixPath(written).is_absolute() or Path(written).is_absolute():
         raise InputError(file, field, f"{written!r} is an absolute path{where}", fix_path)
-    target = (base / written).resolve()
+    try:
+        target = (base / written).resolve()
+        folder = target.is_dir()
+    except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the file system
+        raise InputError(file, field, f"{written[:80]!r} is not a usable path: {_reason(exc)}{where}",
+                         fix_path) from None
     # Evidence must travel with the attestation file: a path out of its folder (.., a symlink) is refused.
     if not target.is_relative_to(base):
         raise InputError(file, field, f"{written!r} leads out of the attestation folder {base}{where}",
                          f"put the file inside {base} and {fix_path}")
-    if target.is_dir():
+    if folder:
         raise InputError(file, field, f"{written!r} is a folder, not a file{where}", "name one file per entry")
     try:
         sha256, size = _hash(target)
@@ -230,7 +239,7 @@ def load_attestations(path: str | Path, catalog: Any, today: dt.date | None = No
     text = raw.decode("utf-8-sig")  # for the line of each entry in messages (read_toml proved it decodes)
     unknown = [key for key in data if key != "attestation"]
     if unknown:
-        raise InputError(file, unknown[0], f"unknown top-level key {unknown[0]!r}",
+        raise InputError(file, toml_key(unknown[0]), f"unknown top-level key {unknown[0]!r}",
                          "write one [[attestation]] table per attested requirement, nothing else")
     entries = data.get("attestation")
     if not isinstance(entries, list) or not entries:
@@ -254,8 +263,7 @@ def load_attestations(path: str | Path, catalog: Any, today: dt.date | None = No
             errors = exc.errors()
             err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
             problem, fix = _explain(err)
-            field = ".".join(str(p) for p in err["loc"]) if err["loc"] else ""
-            field = re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", field)  # evidence.0 → evidence[0]
+            field = dotted(tuple(err["loc"])) if err["loc"] else ""  # evidence[0], a key as written in TOML
             raise InputError(file, f"{label}.{field}" if field else label, problem + where, fix) from None
         requirement = catalog.requirements.get(entry.requirement)
         if requirement is None:
@@ -307,8 +315,12 @@ def load_for_profile(profile: Any, catalog: Any, today: dt.date | None = None) -
     path = Path(profile.attestations)
     if not path.is_absolute():
         path = profile.base_dir / path
-    if not path.is_file():
-        raise InputError(str(profile.path), "attestations", f"no attestation file at {path}",
+    try:
+        found = path.is_file()
+    except OSError:  # e.g. a name too long for the file system
+        found = False
+    if not found:
+        raise InputError(str(profile.path), "attestations", f"no attestation file at {str(path)[:200]}",
                          "give the path of the attestation TOML, relative to the profile's folder")
     return load_attestations(path, catalog, today)
 

@@ -1,8 +1,9 @@
 """``conformance``: the command line. It composes everything and sets exit codes CI can use.
 
     conformance run [--candidate PROFILE ...] [--out DIR] [--requirement ID ...] [-k EXPR]
-                    [--waivers TOML] [--sign-key KEY] [--artifacts LIST]
-                                                                       exit 0 / 1 / 3, 2 on bad input
+                    [--waivers TOML] [--sign-key KEY] [--artifacts LIST] [--repeat N]
+                                                                       exit 0 / 1 / 3, 2 on bad input,
+                                                                       4 when --repeat saw verdicts differ
     conformance keygen --out NAME                                      NAME.key (0600) and NAME.pub
     conformance sign RUN --key KEY                                     RUN/evidence-bundle.zip
     conformance verify BUNDLE --pubkey KEY                             exit 0 verified, 1 not, 2 bad input
@@ -19,13 +20,14 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from conformance.errors import InputError
 from conformance.plugin import OBSERVATION_CHOICES
-from conformance.verdicts import EXIT_FAIL, EXIT_INPUT, EXIT_OK, EXIT_UNDECIDED
+from conformance.verdicts import EXIT_FAIL, EXIT_INPUT, EXIT_OK, EXIT_UNDECIDED, EXIT_UNSTABLE
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REFERENCE_DIR = PACKAGE_DIR.parent / "fixtures" / "candidates"
@@ -72,14 +74,18 @@ def _artifact_steps(text: str) -> tuple[str, ...]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import pytest
-
     from conformance.catalog import load_catalog
-    from conformance.report import render_summary
 
     paths = [Path(p) for p in (args.candidate or [DEFAULT_CANDIDATE])]
     profiles = _validate(paths, args.allow_lab_address)
     steps = _artifact_steps(args.artifacts)
+    if args.repeat < 1:
+        raise InputError("--repeat", "", f"{args.repeat} is not a number of runs", "give 1 or more (e.g. --repeat 10)")
+    if args.repeat > 1 and (steps or args.sign_key):
+        steps = ()  # stability mode compares verdicts; artefacts are for a run someone hands in
+        if args.sign_key:
+            raise InputError("--sign-key", "", "a stability run (--repeat) is not signed",
+                             "sign one ordinary run instead, or drop --sign-key")
     waivers = Path(args.waivers).resolve() if args.waivers else None
     if waivers is not None:  # accepted failures: a bad or expired entry is bad input (exit 2) before anything runs
         from conformance.waivers import load_waivers
@@ -99,44 +105,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         load_engine_releases(releases)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("reports") / stamp
+    _require_writable(out)
+    options = _pytest_options(args, releases, waivers)
     codes, documents = [], []
     for path, profile in zip(paths, profiles, strict=True):
         target = out if len(paths) == 1 else out / profile.name
         print(f"== {profile.name} ({profile.kind}) → {target}", flush=True)
-        pytest_args = [
-            "-c", str(PACKAGE_DIR / "cases" / "pytest.ini"),
-            "--rootdir", str(PACKAGE_DIR),
-            "-p", "no:terminal",
-            "--pyargs", "conformance.cases",
-            f"--candidate={path}",
-            f"--conformance-out={target}",
-            "--conformance-progress",
-            f"--junitxml={target / 'junit.xml'}",
-            f"--alluredir={target / 'allure-results'}",
-            "--clean-alluredir",
-            "--continue-on-collection-errors",  # one broken case module must not stop every channel
-        ]  # fmt: skip
-        if args.k:
-            pytest_args += ["-k", args.k]
-        pytest_args += [f"--requirement={rid}" for rid in args.requirement or []]
-        if args.headless:
-            pytest_args.append("--conformance-headless")
-        if args.allow_lab_address:
-            pytest_args.append("--allow-lab-address")
-        pytest_args.append(f"--network-observation={args.network_observation}")
-        if releases is not None:
-            pytest_args.append(f"--engine-releases={releases}")
-        if waivers is not None:
-            pytest_args.append(f"--waivers={waivers}")
-        status = pytest.main(pytest_args)
-        result = target / "conformance.json"
-        if not result.exists():
-            print(f"the run did not finish (pytest exit {status}); no result was written", file=sys.stderr)
+        if args.repeat > 1:  # stability mode: the plan N times, then whether each verdict was the same
+            from conformance.stability import check_stability
+
+            folders = []
+            for index in range(1, args.repeat + 1):
+                folder = target / f"repeat-{index:02d}"
+                print(f"-- {index}/{args.repeat} → {folder}", flush=True)
+                _run_once(path, folder, options)
+                folders.append(folder)
+            stability = check_stability(target, folders)
+            print(stability.render(), flush=True)
+            codes.append(stability.exit_code)
+            continue
+        document = _run_once(path, target, options)
+        if document is None:
             codes.append(EXIT_UNDECIDED)
             continue
-        document = json.loads(result.read_text(encoding="utf-8"))
-        print(render_summary(document, load_catalog()), flush=True)
-        print(f"report: {target / 'report.html'}", flush=True)
         codes.append(document["summary"]["exit_code"])  # decided: nothing after this line changes it
         if steps or sign_key is not None:
             from conformance.artifacts import build_artifacts
@@ -153,9 +144,79 @@ def cmd_run(args: argparse.Namespace) -> int:
         runs = [load_run(out / document["candidate"]["name"]) for document in documents]
         (out / "index.html").write_text(render_html(compare(runs), out / "index.html"), encoding="utf-8")
         print(f"matrix: {out / 'index.html'}", flush=True)
+    if EXIT_UNSTABLE in codes:
+        return EXIT_UNSTABLE
     if EXIT_FAIL in codes:
         return EXIT_FAIL
     return EXIT_UNDECIDED if EXIT_UNDECIDED in codes else EXIT_OK
+
+
+def _pytest_options(args: argparse.Namespace, releases: Path | None, waivers: Path | None) -> list[str]:
+    """The pytest options of every run of this invocation (the candidate and output folder are added per run)."""
+    options = [
+        "-c", str(PACKAGE_DIR / "cases" / "pytest.ini"),
+        "--rootdir", str(PACKAGE_DIR),
+        "-p", "no:terminal",
+        "--pyargs", "conformance.cases",
+        "--conformance-progress",
+        "--clean-alluredir",
+        "--continue-on-collection-errors",  # one broken case module must not stop every channel
+    ]  # fmt: skip
+    if args.k:
+        options += ["-k", args.k]
+    options += [f"--requirement={rid}" for rid in args.requirement or []]
+    if args.headless:
+        options.append("--conformance-headless")
+    if args.allow_lab_address:
+        options.append("--allow-lab-address")
+    options.append(f"--network-observation={args.network_observation}")
+    if releases is not None:
+        options.append(f"--engine-releases={releases}")
+    if waivers is not None:
+        options.append(f"--waivers={waivers}")
+    return options
+
+
+def _require_writable(out: Path) -> None:
+    """The output folder can be made and written to, found before anything starts: else bad input (exit 2). Only
+    trying tells: root writes into a read-only folder, no one makes a folder below a file."""
+    probe = out / f".write-check-{os.getpid()}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError("--out", str(out), f"cannot make or write the output folder: {exc.strerror or exc}",
+                         "give a folder that can be made and written to") from None
+
+
+def _run_once(path: Path, target: Path, options: list[str]) -> dict[str, Any] | None:
+    """One run of the plan against one candidate into ``target``; its document, or None if none was written."""
+    import pytest
+
+    from conformance.catalog import load_catalog
+    from conformance.report import render_summary
+
+    per_run = [f"--candidate={path}", f"--conformance-out={target}", f"--junitxml={target / 'junit.xml'}",
+               f"--alluredir={target / 'allure-results'}"]  # fmt: skip
+    try:
+        status = pytest.main([*options, *per_run])
+    except OSError as exc:  # a plugin could not write its part of the run folder (junit.xml on a full disk)
+        print(f"the run could not write to {target}: {exc}", file=sys.stderr)
+        status = pytest.ExitCode.INTERNAL_ERROR
+    result = target / "conformance.json"
+    if not result.exists():
+        if status == pytest.ExitCode.INTERRUPTED:
+            raise KeyboardInterrupt
+        print(f"the run did not finish (pytest exit {status}); no result was written", file=sys.stderr)
+        return None
+    document = json.loads(result.read_text(encoding="utf-8"))
+    print(render_summary(document, load_catalog()), flush=True)
+    print(f"report: {target / 'report.html'}", flush=True)
+    if document.get("incomplete"):  # Ctrl-C: partial results are kept, but this is no run's verdict (exit 130)
+        print(f"結果は不完全 / the result is incomplete: {document.get('incomplete_reason')}", file=sys.stderr)
+        raise KeyboardInterrupt
+    return document
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
@@ -271,6 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--artifacts", default=",".join(("statement", "checklist", "allure")), metavar="LIST",
                      help="artefacts built after the verdicts (never changing them): statement, checklist, allure, "
                           "comma-separated, or none (default: all) / 作成する成果物")
+    run.add_argument("--repeat", type=int, default=1, metavar="N",
+                     help="stability mode: run the plan N times (RUN/repeat-01 …) and report per requirement whether "
+                          "the verdict was the same each time; any difference exits 4 / 安定性の確認")
     run.add_argument("--allure-history", metavar="DIR",
                      help="folder of the Allure history, one file per candidate, bounded (default: 'history' beside "
                           "the output folder)")

@@ -10,6 +10,7 @@ it is recorded as ``error`` with the reason.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -43,9 +44,12 @@ class HarnessError(Exception):
         super().__init__(f"[{component}] {reason}")
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def read_toml(path: Path, what: str, fix: str = "check the path") -> tuple[bytes, dict[str, Any]]:
     """The raw bytes (for the file's hash) and parsed content of an input file, or an InputError naming the file
-    and, for a syntax error, the line."""
+    and, for a syntax or encoding error, the line."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -53,18 +57,38 @@ def read_toml(path: Path, what: str, fix: str = "check the path") -> tuple[bytes
     try:
         text = raw.decode("utf-8-sig")  # a BOM, as some Windows editors write, is harmless
     except UnicodeDecodeError as exc:
-        raise InputError(str(path), "", f"not UTF-8 at byte {exc.start}", "save the file as UTF-8") from None
+        start = exc.start + (len(_BOM) if raw.startswith(_BOM) else 0)  # utf-8-sig counts after the BOM
+        at_line = raw.count(b"\n", 0, start) + 1
+        raise InputError(str(path), f"line {at_line}", f"not UTF-8 at byte {start}", "save the file as UTF-8") from None
     try:
         return raw, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = re.search(r"line (\d+)", str(exc))
-        raise InputError(str(path), f"line {line.group(1)}" if line else "", f"not valid TOML: {exc}",
+        # "(at end of document)": the last line, as tomllib counts them
+        number = line.group(1) if line else text.count("\n") + 1
+        raise InputError(str(path), f"line {number}", f"not valid TOML: {exc}",
                          "fix the TOML syntax at that line") from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        lines = text.split("\n")
+        deepest = max(range(len(lines)), key=lambda i: lines[i].count("[") + lines[i].count("{"))
+        raise InputError(str(path), f"line {deepest + 1}", "not valid TOML: arrays or inline tables nested too deeply",
+                         "write the value without so many nested brackets") from None
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def toml_key(name: str) -> str:
+    """A key as TOML writes it: bare when it can be, quoted otherwise (an empty key, a space, Japanese, …)."""
+    return name if _BARE_KEY.fullmatch(name) else json.dumps(name, ensure_ascii=False)
 
 
 def dotted(loc: tuple[Any, ...]) -> str:
     """A pydantic error location as the field a person finds in the file: ``network.endpoints[2].port``."""
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{toml_key(str(part))}" if text else toml_key(str(part))
     return text or "(top level)"

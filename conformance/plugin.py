@@ -132,8 +132,14 @@ class ConformanceRun:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.out_dir = Path(out) if out else Path("reports") / f"{self.profile.name}-{stamp}"
         self.out_dir = self.out_dir.resolve()
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise pytest.UsageError(f"bad input / 入力エラー: {self.out_dir}: cannot make the output folder: "
+                                    f"{exc.strerror or exc}") from None
         shutil.rmtree(self.out_dir / "evidence", ignore_errors=True)  # a re-run must not mix in old evidence
+        # nor leave an old result that a run ending without one (a crash, a full disk) would seem to have written
+        (self.out_dir / "conformance.json").unlink(missing_ok=True)
         # Profiles, homes, keys and spools of the run: outside the output folder and short, because
         # Chromium's singleton socket path must fit in 107 bytes. Deleted when the run ends.
         self.work_dir = Path(tempfile.mkdtemp(prefix="conformance-"))
@@ -148,6 +154,9 @@ class ConformanceRun:
         self.collection_errors: list[str] = []
         self.total = 0
         self.done = 0
+        self.planned: dict[str, tuple[list[str], str]] = {}  # nodeid -> (requirement IDs, title) of every kept case
+        self.finished_cases: set[str] = set()  # whose setup, call and teardown all reported
+        self.interrupted = ""  # why the run ended before its last case (Ctrl-C); "" when it did not
 
     # -- collection --------------------------------------------------------------------------------
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -181,6 +190,7 @@ class ConformanceRun:
             config.hook.pytest_deselected(items=drop)
         items[:] = keep
         self.total = len(keep)
+        self.planned = {item.nodeid: (requirement_ids(item), case_title(item)) for item in keep}
 
     def _label(self, item: pytest.Item, ids: list[str]) -> None:
         """Requirement ID, channel, severity and candidate as Allure labels, from the catalog (no drift).
@@ -225,10 +235,13 @@ class ConformanceRun:
             item.nodeid, CaseResult(item.nodeid, requirement_ids(item), "pass", title=case_title(item))
         )
         result.duration += report.duration
-        if report.when == "call" and report.passed:
-            oracle = item.funcargs.get("network_oracle") if hasattr(item, "funcargs") else None
-            if oracle is not None and not oracle.alive():  # proxy died: nothing it recorded can be trusted
-                result.outcome, result.message = "error", "[mitmproxy] the proxy stopped during the case"
+        observed_failure = report.failed and call.excinfo is not None and call.excinfo.errisinstance(AssertionError)
+        if report.when == "call" and not observed_failure and not report.skipped:
+            # A part the case relied on died while it ran: nothing it saw (or did not see) is a verdict. A failure
+            # observed before that stays a failure: what was seen was seen.
+            lost = _lost_during(item)
+            if lost:
+                result.outcome, result.message = "error", lost
                 return
         if report.skipped:
             reason = _skip_reason(report)
@@ -248,6 +261,7 @@ class ConformanceRun:
 
     def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         self.done += 1
+        self.finished_cases.add(nodeid)
         result = self.results.get(nodeid)
         if not self.progress or result is None:
             return
@@ -257,15 +271,64 @@ class ConformanceRun:
             line += f"\n          -> {result.message.splitlines()[0][:160]}"
         print(line, flush=True)
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        self.interrupted = "the run was interrupted (Ctrl-C) / 実行が中断された（Ctrl-C）"
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Iterator[None]:
+        # A wrapper, so that the result is written and the work folder removed after every other plugin's
+        # session finish (the fixtures' teardown included), also when one of them raised (junit.xml on a full disk).
         from conformance import report
 
-        self.finished = dt.datetime.now(dt.UTC)
-        document = report.write_run(self)
-        self.document = document
-        if os.environ.get("CONFORMANCE_KEEP_WORK") != "1":  # set it to debug a run's profiles and logs
-            shutil.rmtree(self.work_dir, ignore_errors=True)
+        try:
+            return (yield)
+        finally:
+            try:
+                if self.interrupted or exitstatus == pytest.ExitCode.INTERRUPTED:
+                    self._mark_unfinished()
+                self.finished = dt.datetime.now(dt.UTC)
+                self.document = report.write_run(self)
+            except OSError as exc:  # the output folder: full, gone, read-only
+                print(f"結果を書けなかった / the result could not be written to {self.out_dir}: "
+                      f"{exc.strerror or exc}", file=sys.stderr, flush=True)
+            finally:
+                if os.environ.get("CONFORMANCE_KEEP_WORK") != "1":  # set it to debug a run's profiles and logs
+                    shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def _mark_unfinished(self) -> None:
+        """An interrupted run: the case that was running and those never started are errors, so that no requirement
+        is decided on part of its cases; a failure already observed stays. The result says it is incomplete."""
+        self.interrupted = self.interrupted or "the run was interrupted / 実行が中断された"
+        for nodeid, (ids, title) in self.planned.items():
+            if nodeid in self.finished_cases:
+                continue
+            result = self.results.get(nodeid)
+            if result is None:
+                self.results[nodeid] = CaseResult(nodeid, ids, "error", "not run: the run was interrupted before "
+                                                  "this case / 中断のため未実行", title=title)  # fmt: skip
+            elif result.outcome != "fail":
+                result.outcome = "error"
+                result.message = "interrupted during this case: nothing it saw is a verdict / 試験中に中断された"
+
+
+def _lost_during(item: pytest.Item) -> str:
+    """What a case relied on and lost while it ran (the display, the private CUPS, the proxy, the candidate's
+    browser), as an error message naming it; "" when everything it used is still there."""
+    used = getattr(item, "funcargs", {})
+    display = used.get("display")
+    if display is not None and display.process is not None and not display.process.running:
+        return f"[Xvfb] the display stopped during the case (exit code {display.process.returncode})"
+    cups = used.get("private_cups") if "printer_oracle" in used else None
+    if cups is not None and not isinstance(cups, HarnessError) and not cups.running:
+        code = cups.process.returncode if cups.process is not None else None
+        return (f"[cupsd] the private CUPS stopped during the case (exit code {code}): the print oracle could not "
+                "have seen a job / 試験中に CUPS が停止した")
+    oracle = used.get("network_oracle")
+    if oracle is not None and not oracle.alive():  # proxy died: nothing it recorded can be trusted
+        return "[mitmproxy] the proxy stopped during the case"
+    session = used.get("candidate_session")
+    crashed = getattr(session, "crashed", None)
+    return crashed() if crashed is not None else ""
 
 
 def _is_case(item: pytest.Item) -> bool:

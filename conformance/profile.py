@@ -180,7 +180,8 @@ def load_profile(path: str | Path) -> CandidateProfile:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = dotted(first["loc"])
-        raise InputError(str(path), field, first["msg"], _FIXES.get(first["type"], "")) from None
+        fix = _FIXES.get(first["type"], f"correct {field}; see README.md, 'Writing a candidate profile'")
+        raise InputError(str(path), field, first["msg"], fix) from None
     profile.path = path.resolve()
     profile.sha256 = hashlib.sha256(raw).hexdigest()
     return profile

@@ -93,6 +93,9 @@ def build_document(run: Any) -> dict[str, Any]:
         },
         "network": dict(getattr(run, "network", {}) or {"observation": None}),
         "selection": run.selected,
+        # Ctrl-C: the cases that did not finish are errors, and the run is not a whole one (the CLI exits 130).
+        "incomplete": bool(getattr(run, "interrupted", "")),
+        "incomplete_reason": getattr(run, "interrupted", "") or None,
         "attestations": attestations.provenance(today) if attestations is not None else None,
         "waivers": ({**waivers.provenance(profile.name), "unused": unused_waivers(verdicts, waived)}
                     if waivers is not None else None),
@@ -119,17 +122,24 @@ def write_run(run: Any) -> dict[str, Any]:
 
     document = build_document(run)
     out: Path = run.out_dir
+    (out / "conformance.json").unlink(missing_ok=True)  # an earlier run's result must never stand for this one
     # Copied first: the hashes in conformance.json are those of the copies a reader opens.
     copy_evidence(getattr(run, "attestations", None), document, out)
     document["inputs"] = copy_inputs(run, out)
     hash_evidence(document, out)
-    (out / "conformance.json").write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
     (out / "catalog.html").write_text(render_html(run.catalog), encoding="utf-8")
     (out / "report.html").write_text(render_report_html(document, run.catalog), encoding="utf-8")
     allure_dir = out / "allure-results"
     if allure_dir.is_dir():
         write_allure_environment(allure_dir, document)
         write_allure_results(allure_dir, document, run.catalog)
+    # Last, and whole or not at all: a conformance.json is there only when everything of the run was written.
+    result, partial = out / "conformance.json", out / "conformance.json.partial"
+    try:
+        partial.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
+        partial.replace(result)
+    finally:
+        partial.unlink(missing_ok=True)
     return document
 
 
@@ -220,6 +230,8 @@ def render_summary(document: dict[str, Any], catalog: Any) -> str:
     ja, en = EXIT_MEANING[summary["exit_code"]]
     for error in document.get("collection_errors", []):
         lines.append(f"収集エラー / collection error: {error}")
+    if document.get("incomplete"):
+        lines.append(f"不完全な結果 / incomplete result: {document.get('incomplete_reason')}")
     lines += [
         "",
         f"候補 / candidate: {candidate['name']} ({candidate['kind']}, {candidate['vendor']} {candidate['version']})",

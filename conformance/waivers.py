@@ -44,7 +44,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from conformance.catalog.model import Text
-from conformance.errors import InputError, read_toml
+from conformance.errors import InputError, dotted, read_toml, toml_key
 
 ExitPolicy = Literal["accept", "fail"]
 EXIT_POLICIES: tuple[str, ...] = ("accept", "fail")
@@ -182,7 +182,7 @@ def _validation_error(exc: ValidationError, file: str, label: str, where: str = 
     # A misspelt field shows up as "unknown" plus "missing"; the unknown one explains both.
     err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     problem, fix = _explain(err)
-    field = ".".join(str(p) for p in err["loc"])
+    field = dotted(tuple(err["loc"])) if err["loc"] else ""  # a key as written in TOML
     return InputError(file, f"{label}.{field}" if field else label, problem + where, fix)
 
 
@@ -219,7 +219,7 @@ def load_waivers(path: str | Path, catalog: Any, today: dt.date | None = None) -
     if unknown:
         raise InputError(
             file,
-            unknown[0],
+            toml_key(unknown[0]),
             f"unknown top-level key {unknown[0]!r}",
             "write one [policy] table and one [[waiver]] table per accepted failure, nothing else",
         )

@@ -7,6 +7,7 @@ file-system oracles scan; the driver never observes anything itself.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -25,12 +26,28 @@ class DriverSettings(BaseModel):
     name: str
 
 
-def resolve_path(value: str | Path, info: ValidationInfo) -> Path:
-    """Resolve a profile path against the profile's folder (validation context ``base_dir``)."""
-    path = Path(value).expanduser()
+NAME_MAX, PATH_MAX = 255, 4096  # Linux: longer names make every look-up fail (ENAMETOOLONG)
+
+
+def resolve_path(value: Any, info: ValidationInfo) -> Path:
+    """Resolve a profile path against the profile's folder (validation context ``base_dir``).
+
+    A value that cannot be a path (not text, a NUL, a name too long for the file system, ~ of an unknown user)
+    raises ValueError, which pydantic reports as a validation error of the field.
+    """
+    if not isinstance(value, str | Path):
+        raise ValueError(f"expected a path as text, not {type(value).__name__}")
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError as exc:  # "~someone" of no such user
+        raise ValueError(f"{value!r}: {exc}") from None
     base = (info.context or {}).get("base_dir")
     if not path.is_absolute() and base is not None:
         path = Path(base) / path
+    if "\x00" in str(path) or len(os.fsencode(path)) >= PATH_MAX or any(
+        len(os.fsencode(part)) > NAME_MAX for part in path.parts
+    ):
+        raise ValueError(f"{str(value)[:80]!r} is not a usable path (a NUL byte, or a name too long)")
     return path
 
 
@@ -81,6 +98,11 @@ class CandidateSession(ABC):
     def pids(self) -> list[int]:
         """Processes of the candidate on this terminal (for the ports oracle)."""
         return []
+
+    def crashed(self) -> str:
+        """Why the candidate is gone although nobody closed the session (a crash, a kill), naming it; "" while it
+        runs. A case during which this became true decided nothing (plugin: ``_lost_during``)."""
+        return ""
 
     def screenshot(self, path: Path) -> Path | None:
         try:

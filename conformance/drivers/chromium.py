@@ -128,6 +128,7 @@ class ChromiumSession(CandidateSession):
         for path in (self.user_data_dir / "Default", self.downloads, self.tmp):
             path.mkdir(parents=True, exist_ok=True)
         self._closed = False
+        self._browser_started: str | None = None  # start time of the browser process (crashed())
         self.close_record: dict[str, Any] = {}  # how close_as_user ended the session (evidence)
         self.launch_record: dict[str, Any] = {}  # how the browser was started (evidence); {} in attach mode
         if driver.settings.mode == "launch":
@@ -247,6 +248,7 @@ class ChromiumSession(CandidateSession):
         if pid is not None:
             with contextlib.suppress(OSError):
                 argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+        self._browser_started = _start_time(pid) if pid is not None else None
         record: dict[str, Any] = {
             "browser_pid": pid,
             "argv": argv,
@@ -287,6 +289,13 @@ class ChromiumSession(CandidateSession):
     def open(self, url: str) -> Any:
         self.page.goto(url, wait_until="load", timeout=20_000)
         return self.page
+
+    def crashed(self) -> str:
+        pid = self.launch_record.get("browser_pid")
+        if self._closed or pid is None or _running(pid, self._browser_started):
+            return ""
+        return (f"[chromium] the candidate's browser (pid {pid}) exited during the case although the session was not "
+                "closed: it crashed or was killed / 試験中に候補のブラウザが終了した")
 
     def pids(self) -> list[int]:
         marker = str(self.user_data_dir)
@@ -442,6 +451,23 @@ class ChromiumSession(CandidateSession):
 def _switch_key(arg: str) -> str:
     """``--name=`` for a switch with a value (its value is in argv), else the argument itself."""
     return arg.split("=", 1)[0] + "=" if arg.startswith("--") and "=" in arg else arg
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time (/proc/PID/stat field 22): tells it from a later process given the same PID."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _running(pid: int, started: str | None) -> bool:
+    """The process that started at ``started`` is still there and not a zombie."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return False
+    return fields[0] != "Z" and (started is None or fields[19] == started)
 
 
 def _wait_exit(pid: int, timeout: float) -> bool:

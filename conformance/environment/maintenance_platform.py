@@ -78,7 +78,7 @@ def declared_endpoints(profile: Any) -> list[DeclaredEndpoint]:
 def validate_maintenance(profile: Any, allow_lab_address: bool, file: str) -> None:
     """Refuse, before the run, a maintenance section whose probes would leave the suite's own network."""
     section = profile.maintenance
-    if section.ca and not (profile.base_dir / section.ca).is_file():
+    if section.ca and not _is_file(profile.base_dir / section.ca):
         raise InputError(file, "maintenance.ca", f"{section.ca} is not a file", "give the PEM of the endpoints' CA")
     for i, endpoint in enumerate(declared_endpoints(profile)):
         literal = _address_literal(endpoint.host)
@@ -96,6 +96,13 @@ def validate_maintenance(profile: Any, allow_lab_address: bool, file: str) -> No
         if unknown:
             raise InputError(file, "maintenance.start", f"unknown placeholder {{{unknown[0]}}}",
                              f"use only {', '.join('{' + p + '}' for p in PLACEHOLDERS)}")
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # e.g. a name too long for the file system: no such file either
+        return False
 
 
 def _fields(text: str) -> list[str]:

@@ -11,6 +11,7 @@ import base64
 import datetime as dt
 import hashlib
 import ipaddress
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,12 +44,11 @@ def _write(folder: Path, stem: str, key: ec.EllipticCurvePrivateKey, cert: x509.
     folder.mkdir(parents=True, exist_ok=True)
     key_path = folder / f"{stem}-key.pem"
     cert_path = folder / f"{stem}.pem"
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    key_path.chmod(0o600)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    key_path.unlink(missing_ok=True)  # O_CREAT's mode applies to a new file only
+    # 0600 from its first byte: written first and chmod-ed after, the key was readable by all for a moment (umask 022)
+    with os.fdopen(os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
+        handle.write(pem)
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return CertPair(cert_path, key_path)
 

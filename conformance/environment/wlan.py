@@ -181,7 +181,7 @@ def validate_wlan(profile: Any, allow_lab_address: bool, file: str) -> None:
             raise InputError(file, f"wlan.{name}", f"{getattr(wlan, name)!r} is not an IP address",
                              "give the address itself (no name lookup in a probe)") from None
     host, _, port = wlan.peer_control.rpartition(":")
-    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+    if not host or not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:  # "²" is a digit
         raise InputError(file, "wlan.peer_control", f"{wlan.peer_control!r} is not ADDRESS:PORT",
                          "the address and port `conformance wlan-peer --control` listens on")
 
