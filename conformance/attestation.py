@@ -29,7 +29,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from conformance.catalog.model import REQ_ID_PATTERN, Text
-from conformance.errors import InputError, dotted, read_toml, toml_key
+from conformance.errors import InputError, dotted, entry_lines, entry_where, read_toml, toml_key
 from conformance.verdicts import ATTESTATION_STATUSES, PENDING
 
 STATUSES = ATTESTATION_STATUSES
@@ -177,17 +177,6 @@ def _explain(err: Mapping[str, Any]) -> tuple[str, str]:
     return err["msg"], f"correct {name or 'the value'}"
 
 
-def _header_lines(text: str) -> list[int]:
-    """1-based line of every ``[[attestation]]`` header, so a message can point near the entry."""
-    pattern = re.compile(r"^\s*\[\[\s*attestation\s*\]\]", re.MULTILINE)
-    return [text.count("\n", 0, m.start()) + 1 for m in pattern.finditer(text)]
-
-
-def _where(lines: list[int], index: int) -> str:
-    near = f", near line {lines[index]}" if index < len(lines) else ""
-    return f" (entry #{index + 1}{near})"
-
-
 def _hash(path: Path) -> tuple[str, int]:
     digest, size = hashlib.sha256(), 0
     with path.open("rb") as stream:
@@ -246,10 +235,10 @@ def load_attestations(path: str | Path, catalog: Any, today: dt.date | None = No
         raise InputError(file, "attestation", "no [[attestation]] entries",
                          "add one [[attestation]] table per attested requirement, or remove `attestations` "
                          "from the candidate profile")
-    lines, base = _header_lines(text), path.resolve().parent
+    lines, base = entry_lines(text, "attestation"), path.resolve().parent
     attested: dict[str, Attested] = {}
     for index, raw_entry in enumerate(entries):
-        where = _where(lines, index)
+        where = entry_where(lines, index)
         if not isinstance(raw_entry, dict):
             raise InputError(file, f"attestation[{index}]", f"expected a table{where}",
                              "write it as [[attestation]] followed by key = value lines")

@@ -92,3 +92,15 @@ def dotted(loc: tuple[Any, ...]) -> str:
         else:
             text += f".{toml_key(str(part))}" if text else toml_key(str(part))
     return text or "(top level)"
+
+
+def entry_lines(text: str, table: str) -> list[int]:
+    """1-based line of every ``[[table]]`` header of a TOML text, so that a message can point near an entry."""
+    pattern = re.compile(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]", re.MULTILINE)
+    return [text.count("\n", 0, m.start()) + 1 for m in pattern.finditer(text)]
+
+
+def entry_where(lines: list[int], index: int) -> str:
+    """Where the entry at ``index`` (0-based) of an entry list is, e.g. `` (entry #3, near line 17)``."""
+    near = f", near line {lines[index]}" if index < len(lines) else ""
+    return f" (entry #{index + 1}{near})"

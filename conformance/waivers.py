@@ -35,7 +35,6 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +43,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from conformance.catalog.model import Text
-from conformance.errors import InputError, dotted, read_toml, toml_key
+from conformance.errors import InputError, dotted, entry_lines, entry_where, read_toml, toml_key
 
 ExitPolicy = Literal["accept", "fail"]
 EXIT_POLICIES: tuple[str, ...] = ("accept", "fail")
@@ -186,17 +185,6 @@ def _validation_error(exc: ValidationError, file: str, label: str, where: str = 
     return InputError(file, f"{label}.{field}" if field else label, problem + where, fix)
 
 
-def _header_lines(text: str) -> list[int]:
-    """1-based line of every ``[[waiver]]`` header, so a message can point near the entry."""
-    pattern = re.compile(r"^\s*\[\[\s*waiver\s*\]\]", re.MULTILINE)
-    return [text.count("\n", 0, m.start()) + 1 for m in pattern.finditer(text)]
-
-
-def _where(lines: list[int], index: int) -> str:
-    near = f", near line {lines[index]}" if index < len(lines) else ""
-    return f" (entry #{index + 1}{near})"
-
-
 def _suggest(rid: str, known: list[str]) -> str:
     close = difflib.get_close_matches(rid.strip().upper(), known, n=3, cutoff=0.6)
     hint = f"did you mean {' or '.join(close)}? " if close else ""
@@ -239,12 +227,12 @@ def load_waivers(path: str | Path, catalog: Any, today: dt.date | None = None) -
             "no [[waiver]] entries",
             "add one [[waiver]] table per accepted failure, or stop passing this file",
         )
-    lines = _header_lines(text)
+    lines = entry_lines(text, "waiver")
     known = list(catalog.requirements)
     waived: list[Waived] = []
     seen: dict[tuple[str, str | None], int] = {}  # (requirement, candidate scope) → index of the first entry
     for index, raw_entry in enumerate(entries):
-        where = _where(lines, index)
+        where = entry_where(lines, index)
         if not isinstance(raw_entry, dict):
             raise InputError(
                 file,
