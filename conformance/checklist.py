@@ -10,7 +10,7 @@ and evidence hashes are the statement's (conformance/statement.py), so both say 
 from __future__ import annotations
 
 import datetime as dt
-import os
+import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from conformance.statement import (
     requirement_entries,
     verdict_labels,
     waiver_exit_labels,
+    write_atomically,
 )
 
 CHECKLIST_SHEET = "チェックリスト"
@@ -250,10 +251,6 @@ def write_checklist(path: Path, document: Mapping[str, Any], catalog: Any, *, ru
     properties.creator = f"{document['suite']['name']} {document['suite']['version']}"
     properties.title = f"チェックリスト / checklist: {document['candidate']['name']}"
     properties.created = _finished(document) or properties.created
-    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        workbook.save(partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return write_atomically(path, buffer.getvalue())
