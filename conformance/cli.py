@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -79,6 +80,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in (args.candidate or [DEFAULT_CANDIDATE])]
     profiles = _validate(paths, args.allow_lab_address)
     steps = _artifact_steps(args.artifacts)
+    if args.case_timeout is not None and not 0 < args.case_timeout < math.inf:
+        raise InputError("--case-timeout", "", f"{args.case_timeout} is not a time", "give seconds, e.g. 300")
     if args.repeat < 1:
         raise InputError("--repeat", "", f"{args.repeat} is not a number of runs", "give 1 or more (e.g. --repeat 10)")
     if args.repeat > 1 and (steps or args.sign_key):
@@ -167,6 +170,8 @@ def _pytest_options(args: argparse.Namespace, releases: Path | None, waivers: Pa
     options += [f"--requirement={rid}" for rid in args.requirement or []]
     if args.headless:
         options.append("--conformance-headless")
+    if args.case_timeout is not None:
+        options.append(f"--conformance-case-timeout={args.case_timeout}")
     if args.allow_lab_address:
         options.append("--allow-lab-address")
     options.append(f"--network-observation={args.network_observation}")
@@ -314,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="only this requirement ID or catalog profile ID (repeatable) / 要件IDで絞り込み")
     run.add_argument("-k", help="only cases matching this pytest -k expression")
     run.add_argument("--headless", action="store_true", help="headless candidate (debugging only)")
+    run.add_argument("--case-timeout", type=float, metavar="SECONDS",
+                     help="a case still running after this is ended as error, its candidate stopped (default 300; "
+                          "the reference cases take 20 s at most) / 1ケースの上限時間")
     run.add_argument("--allow-lab-address", action="store_true",
                      help="allow a non-loopback remote.probe_address (a real lab) / 検証環境のアドレスを許可")
     run.add_argument("--network-observation", choices=OBSERVATION_CHOICES, default="auto",

@@ -13,14 +13,17 @@ global state: everything of one run hangs on ``config.stash``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,12 @@ FIXTURE_HOSTS_TLS = ("internet.test", "lgwan.test", "evil.test")
 # oracle's own proxy listener, reached byte for byte, so its CONNECTs are recorded as in proxy observation.
 GATEWAY_PROXY = ("gateway-proxy.test", 3128)
 OBSERVATION_CHOICES = ("auto", "namespace", "proxy")
+# The longest case of the reference runs takes about 20 s: a case still running after this waits on something that
+# hung (a page whose script never ends; Playwright's evaluate has no time-out of its own).
+CASE_TIMEOUT = 300.0
+STOP_GRACE = 30.0  # seconds (at most) a case has to end once its candidate was stopped; then the run is ended
+# The parts of the run every case shares (session fixtures): one that died is still dead for every later case.
+SHARED_PARTS = ("display", "private_cups", "network_oracle", "fixture_site", "driver")
 
 
 def not_applicable(reason: str) -> None:
@@ -65,6 +74,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--waivers", default=None, metavar="TOML",
                     help="accepted failures with justification, approver and expiry (docs/certification.md); a waived "
                          "failure is reported as waived, never as pass")
+    group.addoption("--conformance-case-timeout", type=float, default=CASE_TIMEOUT, metavar="SECONDS",
+                    help="a case still running after this is ended as an error, its candidate stopped "
+                         f"(default {CASE_TIMEOUT:.0f})")
     group.addoption(
         "--conformance-headless",
         action="store_true",
@@ -91,6 +103,10 @@ class ConformanceRun:
         from conformance.profile import load_profile
 
         self.config = config
+        self.case_timeout = float(config.getoption("--conformance-case-timeout", None) or CASE_TIMEOUT)
+        if not 0 < self.case_timeout < float("inf"):
+            raise pytest.UsageError(f"bad input / 入力エラー: --conformance-case-timeout={self.case_timeout}: give "
+                                    "seconds, e.g. 300")
         try:
             self.catalog = load_catalog()
             self.profile = load_profile(profile_path)
@@ -157,6 +173,8 @@ class ConformanceRun:
         self.planned: dict[str, tuple[list[str], str]] = {}  # nodeid -> (requirement IDs, title) of every kept case
         self.finished_cases: set[str] = set()  # whose setup, call and teardown all reported
         self.interrupted = ""  # why the run ended before its last case (Ctrl-C); "" when it did not
+        self.overdue: dict[str, str] = {}  # nodeid -> why a case that outran case_timeout was ended
+        self.parts: dict[str, Any] = {}  # the shared parts (SHARED_PARTS) as the cases got them
 
     # -- collection --------------------------------------------------------------------------------
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -218,6 +236,44 @@ class ConformanceRun:
             rid, self.profile.kind, self.profile.claims, self.profile.candidate.catalog_profiles
         )
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """A shared part that died in an earlier case (the display, the network oracle, …) is still gone: the case
+        ends at once as an error naming it, before its candidate starts, instead of each case finding out slowly."""
+        used = {name: part for name, part in self.parts.items() if name in item.fixturenames}
+        lost = _lost_part(used, printing="printer_oracle" in item.fixturenames)
+        if lost is not None:
+            raise HarnessError(lost.component, _noted(lost.reason, " (earlier in the run: this case was not started)"))
+
+    def _overrun(self, item: pytest.Item, ended: threading.Event) -> None:
+        """The watchdog's thread: say what the case waited on, and end the wait by stopping the candidate's browser
+        (its processes, by pid: Playwright's pending call then fails). A case that does not end even then ends the
+        run as Ctrl-C does (partial results, marked incomplete)."""
+        if ended.is_set():  # it ended just as the time ran out
+            return
+        used = getattr(item, "funcargs", {})
+        lost = _lost_part(used, printing="printer_oracle" in used)
+        session = used.get("candidate_session")
+        pids = session.pids() if session is not None else []
+        if lost is not None:
+            component, why = lost.component, lost.reason
+        elif session is not None:
+            component, why = "candidate", ("the candidate's page or browser stopped answering (a script that never "
+                                           "ends, a hung renderer) / 候補のページが応答しなくなった")
+        else:
+            component, why = "watchdog", "it waited on something that never answered / 試験が終わらなかった"
+        stopped = f"; the suite stopped the candidate's processes {pids}" if pids else ""
+        self.overdue[item.nodeid] = f"[{component}] the case did not end in {self.case_timeout:.0f} s: " + _noted(
+            why, stopped)
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        grace = min(STOP_GRACE, self.case_timeout)
+        if not ended.wait(grace):
+            self.interrupted = (f"{item.nodeid} did not end within {self.case_timeout + grace:.0f} s, not even "
+                                "after its candidate was stopped: the run was ended / 試験が終わらず中断した")
+            os.kill(os.getpid(), signal.SIGINT)
+
     def pytest_runtest_call(self, item: pytest.Item) -> None:
         # allure-pytest sets the test name after setup, so the readable title is given here, in the call.
         ids = requirement_ids(item)
@@ -235,6 +291,12 @@ class ConformanceRun:
             item.nodeid, CaseResult(item.nodeid, requirement_ids(item), "pass", title=case_title(item))
         )
         result.duration += report.duration
+        if item.nodeid in self.overdue:  # ended by the watchdog: whatever it raised on the way out is no verdict
+            result.outcome, result.message = "error", self.overdue[item.nodeid]
+            return
+        if report.when == "call":
+            used = getattr(item, "funcargs", {})
+            self.parts.update({name: used[name] for name in SHARED_PARTS if name in used})
         observed_failure = report.failed and call.excinfo is not None and call.excinfo.errisinstance(AssertionError)
         if report.when == "call" and not observed_failure and not report.skipped:
             # A part the case relied on died while it ran: nothing it saw (or did not see) is a verdict. A failure
@@ -253,9 +315,15 @@ class ConformanceRun:
             excinfo = call.excinfo
             if report.when == "call" and excinfo is not None and excinfo.errisinstance(AssertionError):
                 result.outcome, result.message = "fail", _first_lines(str(excinfo.value))
+            elif result.outcome == "error" and result.message:  # the first error is the cause; what follows is not
+                pass
             elif result.outcome != "fail":  # a teardown error never hides an observed failure
                 result.outcome = "error"
                 result.message = f"{report.when}: {_describe(excinfo)}"
+                named = excinfo is not None and excinfo.errisinstance(HarnessError)  # already says what failed
+                hung = _unresponsive(item) if report.when == "call" and not named else ""
+                if hung:  # a time-out of Playwright's names what it waited for: name what hung first
+                    result.message = f"{hung}; {result.message}"
         result.evidence = list(item.stash.get(EVIDENCE_KEY, []))
         result.notes = list(dict.fromkeys(item.stash.get(NOTES_KEY, [])))
 
@@ -271,8 +339,35 @@ class ConformanceRun:
             line += f"\n          -> {result.message.splitlines()[0][:160]}"
         print(line, flush=True)
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
+        """Each case (set-up, call, teardown) runs under a watchdog: past ``case_timeout`` it is ended
+        (``_overrun``), never waited for. A reporter that cannot write its part of the output folder (read-only,
+        full, gone: allure's result files) ends the run after this case, saying so, not as pytest's internal error
+        with a traceback: nothing after it could be recorded. The cases not run are then errors, and the result (if
+        it can be written) is incomplete."""
+        ended = threading.Event()
+        watchdog = threading.Timer(self.case_timeout, self._overrun, (item, ended))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            return (yield)
+        except OSError as exc:
+            problem = f"{exc.filename or self.out_dir}: {exc.strerror or exc}"
+            self.interrupted = (f"the output folder {self.out_dir} could not be written ({problem}): the run stopped "
+                                "/ 出力フォルダに書けないため中断した")
+            print(f"出力フォルダに書けない / cannot write to the output folder {self.out_dir} ({problem}): the run "
+                  "stops", file=sys.stderr, flush=True)
+            if item.nodeid in self.results:
+                self.finished_cases.add(item.nodeid)
+            item.session.shouldstop = self.interrupted
+            return True
+        finally:
+            ended.set()
+            watchdog.cancel()
+
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-        self.interrupted = "the run was interrupted (Ctrl-C) / 実行が中断された（Ctrl-C）"
+        self.interrupted = self.interrupted or "the run was interrupted (Ctrl-C) / 実行が中断された（Ctrl-C）"
 
     @pytest.hookimpl(wrapper=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Iterator[None]:
@@ -308,27 +403,65 @@ class ConformanceRun:
                                                   "this case / 中断のため未実行", title=title)  # fmt: skip
             elif result.outcome != "fail":
                 result.outcome = "error"
-                result.message = "interrupted during this case: nothing it saw is a verdict / 試験中に中断された"
+                result.message = self.overdue.get(nodeid) or ("interrupted during this case: nothing it saw is a "
+                                                              "verdict / 試験中に中断された")
 
 
 def _lost_during(item: pytest.Item) -> str:
-    """What a case relied on and lost while it ran (the display, the private CUPS, the proxy, the candidate's
-    browser), as an error message naming it; "" when everything it used is still there."""
+    """What a case relied on and lost while it ran (the display, the private CUPS, the proxy, the fixture site, a
+    reference stack, the candidate's browser), as an error message naming it; "" when all it used is still there."""
     used = getattr(item, "funcargs", {})
-    display = used.get("display")
-    if display is not None and display.process is not None and not display.process.running:
-        return f"[Xvfb] the display stopped during the case (exit code {display.process.returncode})"
-    cups = used.get("private_cups") if "printer_oracle" in used else None
-    if cups is not None and not isinstance(cups, HarnessError) and not cups.running:
-        code = cups.process.returncode if cups.process is not None else None
-        return (f"[cupsd] the private CUPS stopped during the case (exit code {code}): the print oracle could not "
-                "have seen a job / 試験中に CUPS が停止した")
-    oracle = used.get("network_oracle")
-    if oracle is not None and not oracle.alive():  # proxy died: nothing it recorded can be trusted
-        return "[mitmproxy] the proxy stopped during the case"
+    lost = _lost_part(used, printing="printer_oracle" in used)
+    if lost is not None:
+        return str(lost)
     session = used.get("candidate_session")
     crashed = getattr(session, "crashed", None)
     return crashed() if crashed is not None else ""
+
+
+def _lost_part(used: Mapping[str, Any], printing: bool) -> HarnessError | None:
+    """The first shared part among ``used`` (fixture name -> value) that is gone, naming it; None when all run. The
+    private CUPS only counts for a case that uses the print oracle (``printing``)."""
+    display = used.get("display")
+    if display is not None and display.process is not None and not display.process.running:
+        return HarnessError("Xvfb", f"the display stopped (exit code {display.process.returncode}): nothing could be "
+                                    "shown, seen or typed on it / 画面（Xvfb）が停止した")
+    cups = used.get("private_cups") if printing else None
+    if cups is not None and not isinstance(cups, HarnessError) and not cups.running:
+        code = cups.process.returncode if cups.process is not None else None
+        return HarnessError("cupsd", f"the private CUPS stopped (exit code {code}): the print oracle could not have "
+                                     "seen a job / CUPS が停止した")
+    oracle = used.get("network_oracle")
+    if oracle is not None and not oracle.alive():  # nothing it recorded, or did not record, can be trusted
+        return HarnessError("mitmproxy", "the network oracle (mitmproxy) stopped: what it recorded, or did not, "
+                                         "is no evidence, and the candidate's traffic had nowhere to go "
+                                         "/ 通信の観測（mitmproxy）が停止した")
+    site = used.get("fixture_site")
+    silent = site.stopped_answering() if site is not None else ""
+    if silent:
+        return HarnessError("fixture-site", f"the fixture site stopped answering ({silent}): the pages the case "
+                                            "opened and the reports it waited for were not served "
+                                            "/ テスト用サイトが応答しなくなった")
+    driver = used.get("driver")
+    gone = driver.lost() if driver is not None else ""
+    if gone:
+        component, _, reason = gone.removeprefix("[").partition("] ")
+        return HarnessError(component, reason)
+    return None
+
+
+def _noted(reason: str, note: str) -> str:
+    """``reason`` ("English / 日本語") with ``note`` added to its English part."""
+    english, slash, japanese = reason.rpartition(" / ")
+    return f"{english}{note}{slash}{japanese}" if slash else reason + note
+
+
+def _unresponsive(item: pytest.Item) -> str:
+    """Whether the candidate's page still answers, asked after a case ended in an error (a time-out names what it
+    waited for, not what hung); "" when it answers or the case had no session."""
+    session = getattr(item, "funcargs", {}).get("candidate_session")
+    check = getattr(session, "unresponsive", None)
+    return check() if check is not None else ""
 
 
 def _is_case(item: pytest.Item) -> bool:
@@ -357,9 +490,14 @@ def _skip_reason(report: pytest.TestReport) -> str:
 def _describe(excinfo: pytest.ExceptionInfo[BaseException] | None) -> str:
     if excinfo is None:
         return "unknown error"
-    if isinstance(excinfo.value, HarnessError):
-        return str(excinfo.value)
-    return f"{excinfo.type.__name__}: {_first_lines(str(excinfo.value))}"
+    error, more = excinfo.value, ""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:  # several finalizers failed: the first says why
+        if not more and len(error.exceptions) > 1:
+            more = f" (and {len(error.exceptions) - 1} more)"
+        error = error.exceptions[0]
+    if isinstance(error, HarnessError):
+        return str(error) + more
+    return f"{type(error).__name__}: {_first_lines(str(error))}{more}"
 
 
 def _first_lines(text: str, lines: int = 6) -> str:

@@ -104,6 +104,22 @@ class CandidateSession(ABC):
         runs. A case during which this became true decided nothing (plugin: ``_lost_during``)."""
         return ""
 
+    def unresponsive(self, timeout: float = 3.0) -> str:
+        """Why the page the user acts on does not answer now, naming it; "" when it answers, or when it cannot be
+        asked (no page, the browser gone: ``crashed`` says that). Asked after a case ended in an error: a time-out
+        names what the case waited for, this what hung."""
+        page = getattr(self, "page", None)
+        if page is None or self.crashed():
+            return ""
+        try:
+            page.wait_for_function("true", timeout=timeout * 1000)  # evaluate has no time-out; this has one
+        except Exception as exc:
+            if "Timeout" not in type(exc).__name__ + str(exc):
+                return ""  # closed, navigated away: not a hang
+            return (f"[candidate] the candidate's page stopped answering: it ran no script within {timeout:.0f} s (a "
+                    "script that never ends, a hung renderer) / 候補のページが応答しなくなった")
+        return ""
+
     def screenshot(self, path: Path) -> Path | None:
         try:
             self.page.screenshot(path=str(path))
@@ -139,6 +155,12 @@ class CandidateDriver(ABC):
         """Processes of a remote platform the suite runs on this machine (a reference stack): information
         for the ports oracle, never the candidate's own."""
         return []
+
+    def lost(self) -> str:
+        """What the driver started for the whole run (a reference stack's server, gateway, remote browser) and has
+        since died, as "[component] why"; "" while all of it runs. A case during which this became true decided
+        nothing, and no later case can (plugin: ``_lost_during``)."""
+        return ""
 
     @contextmanager
     def session(self) -> Iterator[CandidateSession]:

@@ -389,6 +389,9 @@ class WebVdiSession(ScreenTransferSession):
         """How the terminal browser was started (see the chromium driver)."""
         return dict(self.terminal.launch_record or {})
 
+    def crashed(self) -> str:
+        return self.terminal.crashed()  # the terminal's browser, which runs the client
+
     def close_as_user(self) -> None:
         self.terminal.close_as_user()
 
@@ -462,6 +465,9 @@ class WebVdiDriver(ScreenTransferDriver):
                 self._platform.stop()
         finally:
             self.terminal.stop()
+
+    def lost(self) -> str:
+        return self._platform.lost() if self._platform is not None else ""
 
     def _probe_base(self, site: Any) -> str:
         host, port = self.contract.probe_host, self.contract.probe_port

@@ -6,6 +6,7 @@ the same machine) do not collide; a number whose socket or lock file exists is c
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import shutil
@@ -27,6 +28,19 @@ _TAKEN_MARKERS = ("already active", "Cannot establish any listening sockets", "s
 def display_is_free(number: int) -> bool:
     """No X socket and no lock file for ``:number`` (stale files count as taken: safe side)."""
     return not (X11_SOCKET_DIR / f"X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists()
+
+
+def remove_stale_server_files(number: int, pid: int) -> None:
+    """What the X server ``pid``, now exited, left for ``:number`` in /tmp: its socket (and its lock file, if it made
+    one). A server that ends normally removes them itself; one that is killed (SIGKILL, a crash) cannot. They are its
+    own: the number was free when it started, and no server takes a number whose socket exists. Left behind, they
+    would mark the number taken for good."""
+    lock = Path(f"/tmp/.X{number}-lock")
+    with contextlib.suppress(OSError, ValueError):
+        if int(lock.read_text().strip()) == pid:
+            lock.unlink()
+    if not lock.exists():  # a lock of another server: not ours to touch
+        (X11_SOCKET_DIR / f"X{number}").unlink(missing_ok=True)
 
 
 class Display:
@@ -146,6 +160,11 @@ class Display:
     def stop(self, timeout: float = 5.0) -> None:
         if self.process is not None:
             self.process.stop(timeout)
+            self._remove_stale_files()
+
+    def _remove_stale_files(self) -> None:
+        if self.number is not None and self.process is not None and not self.process.running:
+            remove_stale_server_files(self.number, self.process.pid)
 
     def __enter__(self) -> Display:
         return self.start()

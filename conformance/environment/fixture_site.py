@@ -123,6 +123,27 @@ class FixtureSite:
         for runner in self._runners:
             await runner.cleanup()
 
+    def stopped_answering(self, timeout: float = 5.0) -> str:
+        """Why the site would not answer a request now ("" while it would): its thread ended, or its event loop
+        (which serves every listener) did not run a no-op within ``timeout`` seconds, as when a handler blocks it.
+        Asked in-process, so the site's request log, an oracle of its own, records nothing for it."""
+        if self._loop is None or self._thread is None or not self._thread.is_alive() or self._loop.is_closed():
+            return "its thread has ended"
+
+        async def nothing() -> None:
+            return None
+
+        try:
+            future = asyncio.run_coroutine_threadsafe(nothing(), self._loop)
+        except RuntimeError as exc:  # the loop closed in between
+            return f"its event loop stopped ({exc})"
+        try:
+            future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            return f"it answered nothing for {timeout:.0f} s"
+        return ""
+
     # -- what tests read ---------------------------------------------------------------------------
     def requests(self, host: str | None = None, listener: str | None = None) -> list[SiteRequest]:
         with self._log.lock:

@@ -44,6 +44,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from conformance.environment.display import remove_stale_server_files
 from conformance.errors import HarnessError
 
 ServerKind = Literal["tigervnc", "x11vnc"]
@@ -549,6 +550,9 @@ class VncStack:
             except Exception as exc:
                 failures.append(f"{name}: {exc}")
         self._xclips.clear()
+        x_server = self._procs.get("Xtigervnc") or self._procs.get("Xvfb")
+        if self.display is not None and x_server is not None and not x_server.alive():  # a killed one: its socket
+            remove_stale_server_files(self.display, x_server.pid)
         remove_singleton_dir(self.remote_profile_dir)
         atexit.unregister(self.stop)
         if failures:
@@ -758,6 +762,17 @@ class VncStack:
 
     def ready(self) -> bool:
         return not self.problems()
+
+    def lost(self) -> str:
+        """The first component of the started stack that has exited since (the server before what depends on it),
+        as "[component] why"; "" while all run, and before start or after stop."""
+        if not self._started or self._stopped:
+            return ""
+        for name, proc in self._procs.items():
+            if not proc.alive():
+                return (f"[{name}] the reference stack's {name} (pid {proc.pid}) exited with code {proc.returncode()}"
+                        f" (log: {proc.log_path}): the remote side is gone / 画面転送の参照環境（{name}）が停止した")
+        return ""
 
     # ----------------------------------------------------------------------------------- remote clipboard
 

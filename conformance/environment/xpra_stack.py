@@ -662,6 +662,15 @@ class XpraStack:
     def _display_answers(self) -> bool:
         return (X11_SOCKET_DIR / f"X{self.display}").exists()
 
+    def lost(self) -> str:
+        """The xpra server (with its display) exited since the stack started, as "[xpra] why"; "" while it runs,
+        and before start or after stop."""
+        if not self._started or self._stopped or self._server is None or not self._server_exited(self._server):
+            return ""
+        server = self._server
+        return (f"[xpra] the reference stack's xpra server (pid {server.pid}) exited with code {server.returncode} "
+                f"(log: {server.log_path}): the remote side is gone / 画面転送の参照環境（xpra）が停止した")
+
     def problems(self) -> list[str]:
         """What is wrong with a started stack right now (empty list: ready)."""
         if not self._started or self._stopped or self._server is None:

@@ -23,7 +23,7 @@ Selection = Literal["clipboard", "primary"]
 _SELECTIONS = ("clipboard", "primary")
 # xclip's message when the owner does not offer the target, or nobody owns the selection. Note that
 # xclip 0.13 names STRING here even when UTF8_STRING was asked for.
-_NOT_AVAILABLE = re.compile(r"target \S+ not available")
+NOT_AVAILABLE = re.compile(r"target \S+ not available")
 
 
 class ClipboardOracle:
@@ -58,7 +58,7 @@ class ClipboardOracle:
         if result.returncode == 0:
             return result.stdout
         stderr = result.stderr.decode("utf-8", "replace").strip()
-        if _NOT_AVAILABLE.search(stderr):
+        if NOT_AVAILABLE.search(stderr):
             return None
         raise HarnessError("xclip", f"{' '.join(argv)} failed rc={result.returncode}: {stderr}")
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from conformance.environment.procs import ManagedProcess
 from conformance.errors import HarnessError
+from conformance.oracles.clipboard import NOT_AVAILABLE
 
 HEARTBEAT_SECONDS = 2.0  # the probe's "alive" interval
 ALIVE_WITHIN = 3 * HEARTBEAT_SECONDS  # no heartbeat for this long: the remote side stopped
@@ -137,8 +138,24 @@ class XSelections:
         self._owners: dict[str, ManagedProcess] = {}
 
     def read(self, selection: str = "clipboard") -> str | None:
-        r = subprocess.run([self.xclip, "-selection", selection, "-o"], capture_output=True, timeout=5, env=self.env)
-        return r.stdout.decode("utf-8", "replace") if r.returncode == 0 else None
+        """The text in the remote ``selection``; None only when nobody owns it or it offers no text. Any other
+        failure (the remote display gone, xclip killed or hanging) is a HarnessError: "nothing crossed" is never
+        concluded from an oracle that could not look."""
+        argv = [self.xclip, "-selection", selection, "-o"]
+        try:
+            r = subprocess.run(argv, capture_output=True, timeout=5, env=self.env)
+        except subprocess.TimeoutExpired as exc:
+            raise HarnessError("xclip", f"reading the remote {selection}: {' '.join(argv)} timed out after 5 s "
+                                        "/ リモート側のクリップボードを読めなかった") from exc
+        except OSError as exc:
+            raise HarnessError("xclip", f"cannot run xclip on the remote display: {exc}") from exc
+        if r.returncode == 0:
+            return r.stdout.decode("utf-8", "replace")
+        stderr = r.stderr.decode("utf-8", "replace").strip()
+        if NOT_AVAILABLE.search(stderr):
+            return None
+        raise HarnessError("xclip", f"reading the remote {selection}: {' '.join(argv)} failed rc={r.returncode}: "
+                                    f"{stderr[:200]} / リモート側のクリップボードを読めなかった")
 
     def own(self, selection: str, text: str, timeout: float = 5.0) -> None:
         old = self._owners.pop(selection, None)

@@ -131,9 +131,29 @@ def alive(pid: int, start: int) -> bool:
     return stat is not None and stat[1] == start and stat[2] != "Z"
 
 
+_WORK_DIR = re.compile(re.escape(tempfile.gettempdir()) + r"/conformance-[A-Za-z0-9_]+(?=/)")
+
+
 def temp_run_folders() -> set[Path]:
     """The runs' private work folders (and temporary logs) in the temporary folder: ``conformance-*``."""
     return set(Path(tempfile.gettempdir()).glob("conformance-*"))
+
+
+def x_sockets() -> set[Path]:
+    """The X servers' sockets in the temporary folder: a killed Xvfb leaves its own behind unless the run removes it."""
+    return set(Path(tempfile.gettempdir(), ".X11-unix").glob("X*"))
+
+
+def children(pid: int) -> list[int]:
+    """The direct children of ``pid`` (from /proc/PID/task/*/children): quick enough to catch a process that lives
+    for a few milliseconds, which the full scan of ``descendants`` misses."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
 
 
 def netns_list() -> str:
@@ -153,6 +173,9 @@ class WatchedRun:
                                      env={**os.environ, **(env or {})}, cwd=ROOT, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
         self.seen: dict[tuple[int, int], str] = {}
+        # The run's private work folders (conformance-* in the temporary folder), as its processes name them: told
+        # apart from the folders of other runs and unit tests that come and go meanwhile.
+        self.work_dirs: set[Path] = set()
         self.lines: list[str] = []
         self.stderr = ""
         self._lock = threading.Lock()
@@ -166,7 +189,14 @@ class WatchedRun:
         while self.proc.poll() is None:
             for pid, (start, comm) in descendants(self.proc.pid).items():
                 with self._lock:
+                    new = (pid, start) not in self.seen
                     self.seen[(pid, start)] = comm
+                if new:
+                    try:
+                        text = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").replace("\0", " ")
+                    except OSError:
+                        continue
+                    self.work_dirs |= {Path(found) for found in _WORK_DIR.findall(text)}
             time.sleep(0.2)
 
     def _read(self) -> None:

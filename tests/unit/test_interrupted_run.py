@@ -100,3 +100,89 @@ def test_a_part_lost_during_a_case_is_named() -> None:
     crashed = SimpleNamespace(crashed=lambda: "[chromium] the candidate's browser (pid 1) exited")
     assert _lost_during(_item(candidate_session=crashed)).startswith("[chromium]")
     assert _lost_during(_item(candidate_session=SimpleNamespace(crashed=lambda: ""))) == ""
+    hung = SimpleNamespace(stopped_answering=lambda: "it answered nothing for 5 s")
+    assert _lost_during(_item(fixture_site=hung)).startswith("[fixture-site] the fixture site stopped answering (it")
+    assert _lost_during(_item(fixture_site=SimpleNamespace(stopped_answering=lambda: ""))) == ""
+    gone = "[websockify] the reference stack's websockify (pid 7) exited with code -9"
+    assert _lost_during(_item(driver=SimpleNamespace(lost=lambda: gone))) == gone
+    assert _lost_during(_item(driver=SimpleNamespace(lost=lambda: ""))) == ""
+
+
+WATCHED = """
+import subprocess, sys
+import pytest
+
+@pytest.fixture
+def candidate_session():  # a stand-in candidate: a process the case waits on for ever, as on a page that hangs
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    yield type("Session", (), {"pids": lambda self: [child.pid]})()
+    child.kill()
+    child.wait()
+
+@pytest.mark.requirement("DL-01")
+def test_hangs(candidate_session):
+    import os
+    os.waitpid(candidate_session.pids()[0], 0)  # returns once the watchdog stopped the "candidate"
+
+@pytest.mark.requirement("DL-01")
+def test_then(candidate_session):
+    pass
+
+@pytest.mark.requirement("CLIP-01")
+def test_never_ends():  # no candidate to stop: the run is ended, as by Ctrl-C
+    import time
+    time.sleep(600)
+"""
+
+
+def test_a_case_that_outruns_its_time_out_is_ended_as_an_error_naming_what_hung(tmp_path: Path) -> None:
+    """The watchdog (--conformance-case-timeout) stops the candidate a hung case waits on: that case is ``error``
+    saying so, the next one runs; a case that does not end even then ends the run, incomplete (exit INTERRUPTED)."""
+    (tmp_path / "test_stand_in.py").write_text(WATCHED, encoding="utf-8")
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--candidate={HARDENED}",
+                           f"--conformance-out={out}", "--conformance-case-timeout=2", "test_stand_in.py"],
+                          cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, proc.stdout[-2000:] + proc.stderr[-2000:]
+    document = json.loads((out / "conformance.json").read_text(encoding="utf-8"))
+    cases = {c["nodeid"].rsplit("::", 1)[-1]: c for r in document["requirements"].values() for c in r["cases"]}
+    hung = cases["test_hangs"]
+    assert hung["outcome"] == "error", hung
+    assert hung["message"].startswith(
+        "[candidate] the case did not end in 2 s: the candidate's page or browser stopped answering"
+    ), hung["message"]
+    assert "the suite stopped the candidate's processes [" in hung["message"]
+    assert cases["test_then"]["outcome"] == "pass"
+    never = cases["test_never_ends"]
+    assert never["outcome"] == "error", never
+    assert never["message"].startswith("[watchdog] the case did not end in 2 s: it waited on something"), never
+    assert (
+        document["incomplete"] is True and "not even after its candidate was stopped" in document["incomplete_reason"]
+    )
+
+
+def test_a_reference_stack_names_the_component_that_died(tmp_path: Path) -> None:
+    """What the plugin asks after each case (``driver.lost()``): the first dead process of the noVNC stack, or the
+    Xpra server; nothing before start or after stop."""
+    from conformance.environment.vnc_stack import VncStack
+    from conformance.environment.xpra_stack import XpraStack
+
+    def proc(alive: bool) -> SimpleNamespace:
+        return SimpleNamespace(alive=lambda: alive, pid=12, returncode=lambda: None if alive else -9,
+                               log_path=tmp_path / "x.log")  # fmt: skip
+
+    vnc = VncStack(tmp_path / "vnc", "http://127.0.0.1/")
+    vnc._procs = {"Xtigervnc": proc(False), "websockify": proc(False)}  # type: ignore[dict-item]
+    assert vnc.lost() == ""  # not started
+    vnc._started = True
+    assert vnc.lost().startswith("[Xtigervnc] the reference stack's Xtigervnc (pid 12) exited with code -9")
+    vnc._procs = {"Xtigervnc": proc(True), "websockify": proc(False)}  # type: ignore[dict-item]
+    assert vnc.lost().startswith("[websockify] ")
+    vnc._procs = {"Xtigervnc": proc(True)}  # type: ignore[dict-item]
+    assert vnc.lost() == ""
+    xpra = XpraStack(tmp_path / "xpra", clipboard=False, file_transfer=False, printing=False, open_url=False, tls=None)
+    xpra._server = SimpleNamespace(running=False, pid=13, returncode=-9, log_path=tmp_path / "x.log")  # type: ignore[assignment]
+    xpra._started = True
+    assert xpra.lost().startswith("[xpra] the reference stack's xpra server (pid 13) exited with code -9")
+    xpra._stopped = True
+    assert xpra.lost() == ""

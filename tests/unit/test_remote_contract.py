@@ -17,7 +17,7 @@ import pytest
 from conformance.cli import main
 from conformance.drivers import validate_settings
 from conformance.errors import HarnessError, InputError
-from conformance.oracles.remote import ALIVE_WITHIN, ProbeReports
+from conformance.oracles.remote import ALIVE_WITHIN, ProbeReports, XSelections
 from conformance.oracles.wire import require_known
 
 VENDOR = {"name": "webvdi", "preset": "xpra", "gateway_address": "127.0.0.1:8443"}
@@ -165,3 +165,28 @@ def test_waiting_on_a_dead_probe_says_it_is_dead() -> None:
     with pytest.raises(HarnessError) as exc:
         ProbeReports(site, "CNRY-X").wait_for("input", "abc", time.time(), timeout=0.2)
     assert "stopped or froze" in exc.value.reason
+
+
+# -- the remote X selections (supporting oracle): "nothing there" only from an xclip that could look -------------
+def fake_xclip(folder: Path, body: str) -> str:
+    tool = folder / "xclip"
+    tool.write_text(f"#!/bin/sh\n{body}\n", encoding="utf-8")
+    tool.chmod(0o755)
+    return str(tool)
+
+
+def test_remote_selections_read_text_or_none_when_nothing_is_offered(tmp_path: Path) -> None:
+    holds = XSelections({}, tmp_path, xclip=fake_xclip(tmp_path, "printf 'held text'"))
+    assert holds.read("clipboard") == "held text"
+    nothing = "echo 'Error: target STRING not available' >&2; exit 1"  # xclip 0.13: no owner, or no text offered
+    empty = XSelections({}, tmp_path, xclip=fake_xclip(tmp_path, nothing))
+    assert empty.read("primary") is None
+
+
+@pytest.mark.parametrize("body", ["kill -KILL $$", "echo \"Error: Can't open display: :99\" >&2; exit 1"])
+def test_remote_selections_that_cannot_be_read_are_a_harness_error(tmp_path: Path, body: str) -> None:
+    """A killed xclip, a remote display that is gone: never None ("nothing crossed"), a HarnessError naming xclip."""
+    dead = XSelections({}, tmp_path, xclip=fake_xclip(tmp_path, body))
+    with pytest.raises(HarnessError) as failed:
+        dead.read("clipboard")
+    assert failed.value.component == "xclip" and "reading the remote clipboard" in failed.value.reason
