@@ -218,6 +218,17 @@ class ConformanceRun:
             rid, self.profile.kind, self.profile.claims, self.profile.candidate.catalog_profiles
         )
 
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+        # Every wait of the case (conformance.waits) is counted: the result says how long it waited vs acted.
+        from conformance import waits
+
+        with waits.ledger() as book:
+            yield
+        result = self.results.get(item.nodeid)
+        if result is not None:
+            result.waited = round(book.seconds, 2)
+
     def pytest_runtest_call(self, item: pytest.Item) -> None:
         # allure-pytest sets the test name after setup, so the readable title is given here, in the call.
         ids = requirement_ids(item)
@@ -585,6 +596,15 @@ def _terminal_network(terminal: Any) -> Any:
 def candidate_session(driver: Any) -> Iterator[Any]:
     with driver.session() as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def crossing_times() -> Any:
+    """How long a crossing takes on each channel (the package's figures, raised by this run's positive
+    controls): the bound of every "nothing crossed" watch (conformance.waits)."""
+    from conformance.waits import CrossingTimes, load_crossings
+
+    return CrossingTimes(load_crossings())
 
 
 @pytest.fixture

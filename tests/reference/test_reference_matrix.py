@@ -79,3 +79,35 @@ def test_manual_requirements_show_their_attestation(reference_runs: ReferenceRun
     for entry in manual.values():
         for item in entry["attestation"].get("evidence", []):
             assert (run_dir / item["path"]).is_file() and len(item["sha256"]) == 64
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("candidate", CANDIDATE_PARAMS)
+def test_every_quiet_watch_says_its_bound_and_basis(reference_runs: ReferenceRuns, candidate: str) -> None:
+    """Each "nothing crossed" watch ran for its channel's calibrated bound (conformance.waits) and the evidence
+    says the bound, the measured figure it rests on and whether the canary crossed; each case's waiting time
+    is part of its duration."""
+    import json
+
+    from conformance.waits import CrossingTimes, load_crossings
+
+    document = reference_runs[candidate]
+    run_dir = Path(document["_dir"])
+    package = CrossingTimes(load_crossings())
+    watches = []
+    for path in (run_dir / "evidence").rglob("*.json"):
+        stack = [json.loads(path.read_text(encoding="utf-8"))]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                if {"channel", "watched_seconds", "basis"} <= item.keys():
+                    watches.append(item)
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+    for watch in watches:  # never shorter than the package's bound; longer only when this run measured slower
+        assert watch["watched_seconds"] >= round(package.bound(watch["channel"]).seconds, 2) - 0.01, watch
+        assert str(watch["slowest_crossing_seconds"]) in watch["basis"] and watch["measured_on"], watch
+    for entry in document["requirements"].values():
+        for case in entry["cases"]:
+            assert 0 <= case["waited"] <= case["duration"] + 0.5, case
