@@ -14,10 +14,9 @@ import pytest
 
 from tests.reference.matrix import (
     EXPECTED,
-    NAMESPACE_ONLY,
     NAMESPACE_UNAVAILABLE,
-    TEST_NETWORK_ONLY,
     ReferenceRuns,
+    assert_verdict,
     marks_for,
     verdicts_of,
 )
@@ -30,22 +29,7 @@ CANDIDATE_PARAMS = [pytest.param(c, marks=marks_for(c), id=c) for c in sorted(EX
 @pytest.mark.reference
 @pytest.mark.parametrize(("candidate", "requirement", "verdict"), CASES)
 def test_reference_verdict(reference_runs: ReferenceRuns, candidate: str, requirement: str, verdict: str) -> None:
-    entry = reference_runs[candidate]["requirements"][requirement]
-    if NAMESPACE_UNAVAILABLE is not None and requirement in NAMESPACE_ONLY:
-        # A machine without a terminal namespace (no root, no /dev/net/tun): the suite must say it could not
-        # look, never pass or fail. The table's verdict is what a namespace run gives.
-        assert entry["verdict"] == "error" and "not observable" in entry["reason"], entry
-        return
-    if NAMESPACE_UNAVAILABLE is not None and requirement in TEST_NETWORK_ONLY:
-        assert entry["verdict"] == "error" and "test network" in entry["reason"], entry
-        return
-    messages = [f"{c['outcome']}: {c['message'][:300]}" for c in entry["cases"]]
-    assert entry["verdict"] == verdict, f"{candidate} {requirement}: {entry['reason']}\n" + "\n".join(messages)
-    if verdict == "fail":  # a failure a person cannot check is not evidence
-        failing = [c for c in entry["cases"] if c["outcome"] == "fail"]
-        assert failing and all(c["evidence"] for c in failing)
-        run_dir = Path(reference_runs[candidate]["_dir"])
-        assert all((run_dir / p).is_file() for c in failing for p in c["evidence"])
+    assert_verdict(reference_runs[candidate], requirement, verdict)
 
 
 @pytest.mark.reference
