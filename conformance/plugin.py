@@ -289,11 +289,8 @@ class ConformanceRun:
         # Every wait of the case (conformance.waits) is counted: the result says how long it waited vs acted.
         from conformance import waits
 
-        with waits.ledger() as book:
+        with waits.ledger():  # read at each report (pytest_runtest_makereport), which a worker sends on
             yield
-        result = self.results.get(item.nodeid)
-        if result is not None:
-            result.waited = round(book.seconds, 2)
 
     def pytest_runtest_call(self, item: pytest.Item) -> None:
         # allure-pytest sets the test name after setup, so the readable title is given here, in the call.
@@ -314,6 +311,11 @@ class ConformanceRun:
         try:
             self._record(item, call, report, result)
         finally:
+            from conformance import waits
+
+            book = waits.current_ledger()
+            if book is not None:  # up to this report: the teardown's is the whole case
+                result.waited = round(book.seconds, 2)
             if self.worker:  # what this worker decided travels with the report to the controller
                 from conformance.parallel import CASE_ATTRIBUTE, FACTS_ATTRIBUTE, plain
 

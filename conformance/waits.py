@@ -148,6 +148,11 @@ def ledger() -> Iterator[WaitLedger]:
         _LEDGER.reset(token)
 
 
+def current_ledger() -> WaitLedger | None:
+    """The ledger of the case running now (None outside a case)."""
+    return _LEDGER.get()
+
+
 @contextmanager
 def _counted(kind: str) -> Iterator[None]:
     book = _LEDGER.get()

@@ -40,3 +40,5 @@ def test_two_workers_give_the_serial_verdicts(candidate: str, requirements: list
     progress = [(int(m[1]), int(m[2])) for m in re.finditer(r"^\[\s*(\d+)/(\d+)\]", document["_stdout"], re.M)]
     assert progress == [(n, len(cases)) for n in range(1, len(cases) + 1)]
     assert not document["incomplete"]
+    # What the workers measured travels with their results: the cases' waiting time (conformance.waits).
+    assert any(c["waited"] > 0 for entry in document["requirements"].values() for c in entry["cases"])

@@ -92,6 +92,7 @@ def test_every_quiet_watch_says_its_bound_and_basis(reference_runs: ReferenceRun
     for watch in watches:  # never shorter than the package's bound; longer only when this run measured slower
         assert watch["watched_seconds"] >= round(package.bound(watch["channel"]).seconds, 2) - 0.01, watch
         assert str(watch["slowest_crossing_seconds"]) in watch["basis"] and watch["measured_on"], watch
-    for entry in document["requirements"].values():
-        for case in entry["cases"]:
-            assert 0 <= case["waited"] <= case["duration"] + 0.5, case
+    cases = [case for entry in document["requirements"].values() for case in entry["cases"]]
+    for case in cases:
+        assert 0 <= case["waited"] <= case["duration"] + 0.5, case
+    assert any(case["waited"] > 0 for case in cases if case["outcome"] in ("pass", "fail")) or not watches
