@@ -927,7 +927,7 @@ def printer_oracle(_printer_oracle_session: Any, private_cups: Any) -> Any:
 @pytest.fixture
 def desktop(display: Any) -> Any:
     """The candidate's X display driven with real input events (xdotool): native dialogs, menus, keys."""
-    from conformance.oracles.native_dialog import Desktop
+    from conformance.environment.desktop import Desktop
 
     return Desktop(display.env if display is not None else None)
 

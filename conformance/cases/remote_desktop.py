@@ -235,7 +235,7 @@ def answer_file_dialog(session: ScreenTransferSession, desktop: Any, path: Path)
 
     A click that did not reach the client's file input (the page moved under the pointer) is done again, as a
     person clicks again; every attempt is evidence. The dialog itself must then appear, or nothing was tested."""
-    from conformance.oracles.native_dialog import FILE_DIALOG_TITLES
+    from conformance.environment.desktop import FILE_DIALOG_TITLES
 
     before = set(desktop.window_ids())
     page_errors: list[str] = []  # a client script that throws on the click is evidence of why nothing opened

@@ -32,8 +32,8 @@ import pytest
 
 from conformance import waits
 from conformance.detectors import make_japanese_canary
+from conformance.environment.desktop import Desktop
 from conformance.errors import HarnessError
-from conformance.oracles.native_dialog import Desktop
 from conformance.oracles.site_reports import Reports
 from conformance.waits import QuietBound
 

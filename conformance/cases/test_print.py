@@ -34,9 +34,9 @@ from typing import Any
 import pytest
 
 from conformance import waits
+from conformance.environment.desktop import SAVE_DIALOG_TITLES, Desktop, XWindow
 from conformance.errors import HarnessError
 from conformance.oracles import files
-from conformance.oracles.native_dialog import SAVE_DIALOG_TITLES, Desktop, XWindow
 from conformance.oracles.printer import PrinterSnapshot, PrintJob
 from conformance.oracles.site_reports import Reports
 

@@ -2,7 +2,7 @@
 
 A canary file is put in the session's home (a terminal-side file). The probe page's file input is clicked
 and the browser's own file dialog is used as a person uses it: the dialog is found on the candidate's X
-display, the path typed, "Open" clicked (``conformance.oracles.native_dialog``). The page then posts the
+display, the path typed, "Open" clicked (``conformance.environment.desktop``). The page then posts the
 chosen file (multipart) to ``https://internet.test/sink/upload``.
 
 Playwright's ``set_input_files`` and its ``filechooser`` event fill the input over CDP and skip the
@@ -32,8 +32,8 @@ import pytest
 
 from conformance import waits
 from conformance.detectors import scan
+from conformance.environment.desktop import FILE_DIALOG_TITLES, Desktop, XWindow
 from conformance.errors import HarnessError
-from conformance.oracles.native_dialog import FILE_DIALOG_TITLES, Desktop, XWindow
 from conformance.oracles.site_reports import Reports
 from conformance.waits import QuietBound
 

@@ -129,6 +129,7 @@ class ChromiumSession(CandidateSession):
         for path in (self.user_data_dir / "Default", self.downloads, self.tmp):
             path.mkdir(parents=True, exist_ok=True)
         self._closed = False
+        self._desktop: Any = None  # the display as driven by xdotool (environment.desktop.Desktop), made on first use
         self._browser_started: str | None = None  # start time of the browser process (crashed())
         self.close_record: dict[str, Any] = {}  # how close_as_user ended the session (evidence)
         self.launch_record: dict[str, Any] = {}  # how the browser was started (evidence); {} in attach mode
@@ -407,17 +408,12 @@ class ChromiumSession(CandidateSession):
         return self._xdotool("search", "--onlyvisible", "--pid", str(pid), check=False).split()
 
     def _xdotool(self, *args: str, check: bool = True) -> str:
-        env = {**os.environ, **self.driver.context.env}
-        tool = shutil.which("xdotool", path=env.get("PATH"))
-        if tool is None:
-            raise HarnessError("xdotool", "xdotool not found on PATH: cannot act on the candidate's window")
-        try:
-            done = subprocess.run([tool, *args], env=env, capture_output=True, text=True, timeout=15)
-        except subprocess.TimeoutExpired as exc:
-            raise HarnessError("xdotool", f"xdotool {' '.join(args)} timed out") from exc
-        if check and done.returncode != 0:
-            raise HarnessError("xdotool", f"xdotool {' '.join(args)} rc={done.returncode}: {done.stderr.strip()}")
-        return done.stdout
+        """One xdotool command on the candidate's display, through the suite's one OS-input wrapper."""
+        from conformance.environment.desktop import Desktop
+
+        if self._desktop is None:  # HarnessError when xdotool is missing or the display does not answer
+            self._desktop = Desktop(self.driver.context.env, timeout=15.0)
+        return self._desktop.run(list(args), check=check).stdout
 
     def _browser_pid(self) -> int | None:
         """The browser (main) process: of the processes naming the session's profile, the root of their tree (its
