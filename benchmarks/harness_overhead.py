@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -28,19 +30,22 @@ def timed(fn) -> float:  # type: ignore[no-untyped-def]
     return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", type=int, default=7)
-    args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-"))
+def page_loads(repeat: int, work: Path) -> dict[str, list[float]]:
+    """Seconds of launch + page load + close, ``repeat`` times each, interleaved: {"floor": [..], "harness": [..]}.
+    Floor: bare Chromium, the page straight from the loopback server; harness: through the network oracle."""
     with FixtureSite(work / "tls") as site, NetworkOracle(work / "mitm", site.site_ca.cert_path) as proxy:
         for host in SITE_HOSTS:
             proxy.route(host, 443, ("127.0.0.1", site.ports["tls"]))
         direct_url = f"https://127.0.0.1:{site.ports['tls']}/pages/downloads.html"
+        # HOME inside the work folder: Crashpad writes ~/.config/chromium even with --user-data-dir.
+        env = {**os.environ, "HOME": str(work / "home")}
         with sync_playwright() as pw:
 
             def floor() -> None:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--ignore-certificate-errors"])
+                browser = pw.chromium.launch(executable_path=CHROMIUM, env=env, args=[
+                    "--ignore-certificate-errors",
+                    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # nothing leaves loopback
+                ])
                 page = browser.new_page()
                 page.goto(direct_url, wait_until="load")
                 browser.close()
@@ -50,6 +55,7 @@ def main() -> None:
                 context = pw.chromium.launch_persistent_context(
                     str(profile),
                     executable_path=CHROMIUM,
+                    env=env,
                     args=[
                         f"--proxy-server={proxy.proxy_url}",
                         "--proxy-bypass-list=<-loopback>",
@@ -64,10 +70,22 @@ def main() -> None:
 
             floor()
             harness()  # warm-up: page cache, first launch
-            rows = {"floor": [], "harness": []}
-            for _ in range(args.repeat):  # interleaved so that machine noise hits both alike
+            rows: dict[str, list[float]] = {"floor": [], "harness": []}
+            for _ in range(repeat):  # interleaved so that machine noise hits both alike
                 rows["floor"].append(timed(floor))
                 rows["harness"].append(timed(harness))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    try:
+        rows = page_loads(args.repeat, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     result = {name: statistics.median(values) for name, values in rows.items()}
     result["ratio"] = result["harness"] / result["floor"]
     print(f"floor   median {result['floor'] * 1000:7.0f} ms  (n={args.repeat})")

@@ -1,7 +1,7 @@
 """``conformance``: the command line. It composes everything and sets exit codes CI can use.
 
     conformance run [--candidate PROFILE ...] [--out DIR] [--requirement ID ...] [-k EXPR]
-                    [--waivers TOML] [--sign-key KEY] [--artifacts LIST] [--repeat N]
+                    [--waivers TOML] [--sign-key KEY] [--artifacts LIST] [--repeat N] [-n N|auto]
                                                                        exit 0 / 1 / 3, 2 on bad input,
                                                                        4 when --repeat saw verdicts differ
     conformance keygen --out NAME                                      NAME.key (0600) and NAME.pub
@@ -22,7 +22,11 @@ import datetime as dt
 import json
 import math
 import os
+import signal
+import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -106,14 +110,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         from conformance.engine_releases import load_engine_releases
 
         load_engine_releases(releases)
+    workers = _workers(args.workers)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("reports") / stamp
     _require_writable(out)
     options = _pytest_options(args, releases, waivers)
+    from conformance.parallel import parallel_obstacle
+
+    obstacles = {profile.name: parallel_obstacle(profile) for profile in profiles}
+    if workers > 1 and len(paths) > 1 and not any(obstacles.values()):
+        # Several candidates and several workers: the candidates' runs side by side, each a `conformance run` of its
+        # own with its share of the workers (one pytest session is one candidate).
+        codes = _run_side_by_side(args, paths, profiles, out, workers, releases, waivers, sign_key)
+        documents = _documents(out, profiles, codes) if args.repeat == 1 else []
+        return _matrix_and_exit(out, documents, codes)
     codes, documents = [], []
     for path, profile in zip(paths, profiles, strict=True):
         target = out if len(paths) == 1 else out / profile.name
         print(f"== {profile.name} ({profile.kind}) → {target}", flush=True)
+        run_options = options
+        if workers > 1 and obstacles[profile.name]:
+            print(f"並列にせず直列で実行 / run serially, not over {workers} workers: {obstacles[profile.name]}",
+                  flush=True)  # fmt: skip
+        elif workers > 1:
+            from conformance.parallel import DIST_MODE
+
+            # pytest-benchmark, where installed, warns in every worker that xdist disables it: not the suite's business
+            run_options = [*options, "-n", str(workers), "--dist", DIST_MODE, "-p", "no:benchmark"]
         if args.repeat > 1:  # stability mode: the plan N times, then whether each verdict was the same
             from conformance.stability import check_stability
 
@@ -121,13 +144,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             for index in range(1, args.repeat + 1):
                 folder = target / f"repeat-{index:02d}"
                 print(f"-- {index}/{args.repeat} → {folder}", flush=True)
-                _run_once(path, folder, options)
+                _run_once(path, folder, run_options)
                 folders.append(folder)
             stability = check_stability(target, folders)
             print(stability.render(), flush=True)
             codes.append(stability.exit_code)
             continue
-        document = _run_once(path, target, options)
+        document = _run_once(path, target, run_options)
         if document is None:
             codes.append(EXIT_UNDECIDED)
             continue
@@ -141,7 +164,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                                         sign_key):  # fmt: skip
                 print(step.line(), flush=True)
         documents.append(document)
-    if len(documents) > 1:  # several candidates: the procurement matrix of `conformance compare`
+    return _matrix_and_exit(out, documents, codes)
+
+
+def _matrix_and_exit(out: Path, documents: list[dict[str, Any]], codes: list[int]) -> int:
+    """Several candidates: the procurement matrix of `conformance compare`; the invocation's exit code."""
+    if len(documents) > 1:
         from conformance.compare import compare, load_run, render_html
 
         runs = [load_run(out / document["candidate"]["name"]) for document in documents]
@@ -152,6 +180,104 @@ def cmd_run(args: argparse.Namespace) -> int:
     if EXIT_FAIL in codes:
         return EXIT_FAIL
     return EXIT_UNDECIDED if EXIT_UNDECIDED in codes else EXIT_OK
+
+
+def _workers(text: str | None) -> int:
+    """``-n N|auto``: how many pytest-xdist workers (1: serial, as without it). Bad input (exit 2) otherwise."""
+    from conformance.parallel import parse_workers
+
+    try:
+        workers = parse_workers(text)
+    except ValueError:
+        raise InputError("-n", str(text), f"{text!r} is not a number of workers",
+                         "give a number of workers (1 or more) or auto (one per CPU)") from None  # fmt: skip
+    if workers > 1:
+        import importlib.util
+
+        if importlib.util.find_spec("xdist") is None:
+            raise InputError("-n", str(text), "pytest-xdist is not installed, so the cases cannot be split over "
+                             "workers", "pip install pytest-xdist (a dependency of the suite), or run without -n")
+    return workers
+
+
+def _run_side_by_side(args: argparse.Namespace, paths: list[Path], profiles: list[Any], out: Path, workers: int,
+                      releases: Path | None, waivers: Path | None, sign_key: Path | None) -> list[int]:  # fmt: skip
+    """Several candidates at once, each a `conformance run` process of its own (its results, artefacts and exit code
+    exactly as alone) with its share of the workers; at most ``workers`` at a time. Each line a run prints is passed
+    on with its candidate's name in front. Ctrl-C: each run gets it once (its own process group), ends its case,
+    keeps its partial result; then this exits 130."""
+    from conformance.parallel import split_workers
+
+    history = Path(args.allure_history) if args.allure_history else out.resolve().parent / "history"
+    common = [f"--network-observation={args.network_observation}", f"--artifacts={args.artifacts}",
+              f"--repeat={args.repeat}", f"--allure-history={history}",
+              *(f"--requirement={rid}" for rid in args.requirement or []),
+              *(["-k", args.k] if args.k else []), *(["--headless"] if args.headless else []),
+              *(["--allow-lab-address"] if args.allow_lab_address else []),
+              *([f"--engine-releases={releases}"] if releases else []), *([f"--waivers={waivers}"] if waivers else []),
+              *([f"--sign-key={sign_key}"] if sign_key else [])]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_DIR.parent),
+                                                                     os.environ.get("PYTHONPATH")]))}  # fmt: skip
+    lock = threading.Lock()
+    waiting = list(zip(paths, profiles, strict=True))
+    free = split_workers(workers, len(paths))  # the workers of each slot
+    running: dict[subprocess.Popen[str], tuple[str, int, list[threading.Thread]]] = {}
+    codes: dict[str, int] = {}
+    interrupted = False
+    print(f"候補を同時に実行 / candidates side by side: {len(paths)}, ワーカー / workers "
+          f"{'+'.join(str(n) for n in free)} at a time", flush=True)  # fmt: skip
+    try:
+        while waiting or running:
+            while waiting and free and not interrupted:
+                path, profile = waiting.pop(0)
+                share = free.pop(0)
+                target = out / profile.name  # the run prints its own "== name (kind) → target" line
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "conformance.cli", "run", f"--candidate={path}", f"--out={target}",
+                     "-n", str(share), *common], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                    start_new_session=True)  # fmt: skip
+                pumps = [threading.Thread(target=_pass_on, args=(stream, sink, profile.name, lock), daemon=True)
+                         for stream, sink in ((proc.stdout, sys.stdout), (proc.stderr, sys.stderr))]  # fmt: skip
+                for pump in pumps:
+                    pump.start()
+                running[proc] = (profile.name, share, pumps)
+            for proc in [p for p in running if p.poll() is not None]:
+                name, share, pumps = running.pop(proc)
+                for pump in pumps:
+                    pump.join()
+                codes[name] = proc.returncode
+                free.append(share)
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        interrupted = True
+        for proc in running:  # once, to the run's whole process group, as a terminal's Ctrl-C would
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGINT)
+        for proc, (name, _, pumps) in running.items():
+            proc.wait()
+            for pump in pumps:
+                pump.join()
+            codes[name] = proc.returncode
+    if interrupted or 130 in codes.values():
+        raise KeyboardInterrupt
+    known = (EXIT_OK, EXIT_FAIL, EXIT_UNDECIDED, EXIT_UNSTABLE)
+    return [codes[p.name] if codes.get(p.name) in known else EXIT_UNDECIDED for p in profiles]
+
+
+def _pass_on(stream: Any, sink: Any, name: str, lock: threading.Lock) -> None:
+    for line in stream:
+        with lock:
+            print(f"[{name}] {line}", end="", file=sink, flush=True)
+
+
+def _documents(out: Path, profiles: list[Any], codes: list[int]) -> list[dict[str, Any]]:
+    """The results the side-by-side runs wrote (a run that ended without one has none)."""
+    documents = []
+    for profile, code in zip(profiles, codes, strict=True):
+        result = out / profile.name / "conformance.json"
+        if code in (EXIT_OK, EXIT_FAIL, EXIT_UNDECIDED) and result.is_file():
+            documents.append(json.loads(result.read_text(encoding="utf-8")))
+    return documents
 
 
 def _pytest_options(args: argparse.Namespace, releases: Path | None, waivers: Path | None) -> list[str]:
@@ -343,6 +469,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--repeat", type=int, default=1, metavar="N",
                      help="stability mode: run the plan N times (RUN/repeat-01 …) and report per requirement whether "
                           "the verdict was the same each time; any difference exits 4 / 安定性の確認")
+    run.add_argument("-n", "--workers", metavar="N|auto", dest="workers",
+                     help="split the cases over N worker processes (pytest-xdist), each with its own display, oracle, "
+                          "namespaces and CUPS; auto: one per CPU; 1 or absent: serial. With several candidates, their "
+                          "runs go side by side, sharing the workers / 並列実行のワーカー数")
     run.add_argument("--allure-history", metavar="DIR",
                      help="folder of the Allure history, one file per candidate, bounded (default: 'history' beside "
                           "the output folder)")

@@ -92,6 +92,28 @@ def pytest_configure(config: pytest.Config) -> None:
         run = ConformanceRun(config, Path(profile_path))
         config.stash[RUN_KEY] = run
         config.pluginmanager.register(run, "conformance-run")
+        if run.controller:  # conformance run -n N: this process gathers what its pytest-xdist workers decide
+            config.pluginmanager.register(DistributedRun(run), "conformance-distributed-run")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    # A pytest-xdist worker gets the controller's arguments: its --clean-alluredir would delete the results another
+    # worker already wrote. The controller cleaned the folder before any worker started.
+    if _xdist_worker(config) and getattr(config.option, "clean_alluredir", False):
+        config.option.clean_alluredir = False
+
+
+def _xdist_worker(config: pytest.Config) -> str:
+    """The pytest-xdist worker id ("gw0", ...) of this process, "" when it is none."""
+    workerinput = getattr(config, "workerinput", None)
+    return str(workerinput.get("workerid", "gw?")) if isinstance(workerinput, dict) else ""
+
+
+def _xdist_controller(config: pytest.Config) -> bool:
+    """This process hands the cases to pytest-xdist workers and runs none itself (``-n N``)."""
+    return (not _xdist_worker(config) and getattr(config.option, "dist", "no") != "no"
+            and not config.getoption("collectonly", False))  # fmt: skip
 
 
 class ConformanceRun:
@@ -153,13 +175,21 @@ class ConformanceRun:
         except OSError as exc:
             raise pytest.UsageError(f"bad input / 入力エラー: {self.out_dir}: cannot make the output folder: "
                                     f"{exc.strerror or exc}") from None
-        shutil.rmtree(self.out_dir / "evidence", ignore_errors=True)  # a re-run must not mix in old evidence
-        # nor leave an old result that a run ending without one (a crash, a full disk) would seem to have written
-        (self.out_dir / "conformance.json").unlink(missing_ok=True)
+        # conformance run -n N (conformance/parallel.py): a worker runs cases and sends what it decided with its
+        # reports; the controller runs none, gathers them and writes the result. Neither: a serial run.
+        self.worker = _xdist_worker(config)
+        self.controller = _xdist_controller(config)
+        if not self.worker:  # (a worker starts after the controller cleaned up, and must not delete another's)
+            shutil.rmtree(self.out_dir / "evidence", ignore_errors=True)  # a re-run must not mix in old evidence
+            # nor leave an old result that a run ending without one (a crash, a full disk) would seem to have written
+            (self.out_dir / "conformance.json").unlink(missing_ok=True)
         # Profiles, homes, keys and spools of the run: outside the output folder and short, because
-        # Chromium's singleton socket path must fit in 107 bytes. Deleted when the run ends.
-        self.work_dir = Path(tempfile.mkdtemp(prefix="conformance-"))
-        self.progress = bool(config.getoption("--conformance-progress"))
+        # Chromium's singleton socket path must fit in 107 bytes. Deleted when the run ends. A worker's is a
+        # folder of the controller's (<work>/gw0), so that the controller removes whatever a worker left.
+        given = getattr(config, "workerinput", {}).get("conformance_work") if self.worker else None
+        self.work_dir = Path(given) if given else Path(tempfile.mkdtemp(prefix="conformance-"))
+        self.progress = bool(config.getoption("--conformance-progress")) and not self.worker  # the controller's
+        self.display_name: str | None = None  # the candidate's X display (evidence of a worker's session)
         self.headed = not config.getoption("--conformance-headless")
         self.started = dt.datetime.now(dt.UTC)
         self.results: dict[str, CaseResult] = {}
@@ -175,6 +205,34 @@ class ConformanceRun:
         self.interrupted = ""  # why the run ended before its last case (Ctrl-C); "" when it did not
         self.overdue: dict[str, str] = {}  # nodeid -> why a case that outran case_timeout was ended
         self.parts: dict[str, Any] = {}  # the shared parts (SHARED_PARTS) as the cases got them
+        self.workers = 0  # the controller of a parallel run: how many workers ran the cases
+        self.worker_facts: dict[str, dict[str, Any]] = {}  # the controller: each worker's session facts
+        if self.worker:
+            self._start_worker()
+
+    def _start_worker(self) -> None:
+        """A pytest-xdist worker: its work folder, with its pid for the controller, and a Ctrl-C that is taken once.
+        A second SIGINT (a person pressing Ctrl-C twice, the controller passing one on, execnet's own at shutdown)
+        would break off the teardown the first one started and leave the browser, Xvfb or CUPS running."""
+        import json
+        import signal
+
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        (self.work_dir / "worker.json").write_text(json.dumps({"pid": os.getpid()}), encoding="utf-8")
+        interrupted: list[bool] = []
+
+        def interrupt_once(signum: int, frame: Any) -> None:
+            if not interrupted:
+                interrupted.append(True)
+                raise KeyboardInterrupt
+
+        with contextlib.suppress(ValueError):  # not the main thread: Python's own handler stays
+            signal.signal(signal.SIGINT, interrupt_once)
+
+    def session_facts(self) -> dict[str, Any]:
+        """What a worker's session was (sent to the controller with each report, kept in evidence/workers/)."""
+        return {"terminal_env": self.terminal_env, "driver": self.driver_facts, "network": self.network,
+                "display": self.display_name}  # fmt: skip
 
     # -- collection --------------------------------------------------------------------------------
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -182,7 +240,8 @@ class ConformanceRun:
         if report.failed:
             text = f"{report.nodeid}: {str(report.longrepr).strip().splitlines()[-1]}"
             self.collection_errors.append(text)
-            print(f"収集エラー / collection error: {text}", file=sys.stderr, flush=True)
+            if not self.worker:  # a worker's collection errors reach the controller, which says them once
+                print(f"収集エラー / collection error: {text}", file=sys.stderr, flush=True)
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -209,6 +268,12 @@ class ConformanceRun:
         items[:] = keep
         self.total = len(keep)
         self.planned = {item.nodeid: (requirement_ids(item), case_title(item)) for item in keep}
+        if self.worker:  # the controller's plan (progress total, order, the cases a Ctrl-C left undecided)
+            import json
+
+            plan = self.work_dir / "plan.json"
+            plan.with_suffix(".partial").write_text(json.dumps(self.planned, ensure_ascii=False), encoding="utf-8")
+            plan.with_suffix(".partial").replace(plan)
 
     def _label(self, item: pytest.Item, ids: list[str]) -> None:
         """Requirement ID, channel, severity and candidate as Allure labels, from the catalog (no drift).
@@ -290,6 +355,22 @@ class ConformanceRun:
         result = self.results.setdefault(
             item.nodeid, CaseResult(item.nodeid, requirement_ids(item), "pass", title=case_title(item))
         )
+        try:
+            self._record(item, call, report, result)
+        finally:
+            from conformance import waits
+
+            book = waits.current_ledger()
+            if book is not None:  # up to this report: the teardown's is the whole case
+                result.waited = round(book.seconds, 2)
+            if self.worker:  # what this worker decided travels with the report to the controller
+                from conformance.parallel import CASE_ATTRIBUTE, FACTS_ATTRIBUTE, plain
+
+                setattr(report, CASE_ATTRIBUTE, plain(result.to_json()))
+                setattr(report, FACTS_ATTRIBUTE, plain(self.session_facts()))
+
+    def _record(self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport,
+                result: CaseResult) -> None:  # fmt: skip
         result.duration += report.duration
         if item.nodeid in self.overdue:  # ended by the watchdog: whatever it raised on the way out is no verdict
             result.outcome, result.message = "error", self.overdue[item.nodeid]
@@ -346,12 +427,16 @@ class ConformanceRun:
         full, gone: allure's result files) ends the run after this case, saying so, not as pytest's internal error
         with a traceback: nothing after it could be recorded. The cases not run are then errors, and the result (if
         it can be written) is incomplete."""
+        from conformance import waits
+
         ended = threading.Event()
         watchdog = threading.Timer(self.case_timeout, self._overrun, (item, ended))
         watchdog.daemon = True
         watchdog.start()
         try:
-            return (yield)
+            # Every wait of the case (conformance.waits) is counted; read at each report (which a worker sends on).
+            with waits.ledger():
+                return (yield)
         except OSError as exc:
             problem = f"{exc.filename or self.out_dir}: {exc.strerror or exc}"
             self.interrupted = (f"the output folder {self.out_dir} could not be written ({problem}): the run stopped "
@@ -375,20 +460,43 @@ class ConformanceRun:
         # session finish (the fixtures' teardown included), also when one of them raised (junit.xml on a full disk).
         from conformance import report
 
+        distributed = self.config.pluginmanager.get_plugin("conformance-distributed-run")
+        if distributed is not None and (self.interrupted or exitstatus == pytest.ExitCode.INTERRUPTED):
+            with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C ends the wait, not the writing of the result
+                distributed.await_workers()  # before pytest-xdist takes its workers down: they stop and clean up first
         try:
             return (yield)
         finally:
             try:
-                if self.interrupted or exitstatus == pytest.ExitCode.INTERRUPTED:
-                    self._mark_unfinished()
-                self.finished = dt.datetime.now(dt.UTC)
-                self.document = report.write_run(self)
+                if self.worker:  # the controller writes the run's result; a worker, what its session was
+                    self._write_worker_evidence()
+                else:
+                    if self.interrupted or exitstatus == pytest.ExitCode.INTERRUPTED:
+                        self._mark_unfinished()
+                    if distributed is not None:
+                        distributed.gather()
+                    self.finished = dt.datetime.now(dt.UTC)
+                    self.document = report.write_run(self)
             except OSError as exc:  # the output folder: full, gone, read-only
                 print(f"結果を書けなかった / the result could not be written to {self.out_dir}: "
                       f"{exc.strerror or exc}", file=sys.stderr, flush=True)
             finally:
                 if os.environ.get("CONFORMANCE_KEEP_WORK") != "1":  # set it to debug a run's profiles and logs
                     shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def _write_worker_evidence(self) -> None:
+        """evidence/workers/<worker>/session.json: the display, network namespace, CUPS and driver this worker's cases
+        ran with, and which cases they were (a parallel run's session-level evidence)."""
+        import json
+
+        folder = self.out_dir / "evidence" / "workers" / self.worker
+        folder.mkdir(parents=True, exist_ok=True)
+        facts = {"worker": self.worker, "pid": os.getpid(), "work_dir": str(self.work_dir),
+                 "started": self.started.isoformat(timespec="seconds"),
+                 "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                 **self.session_facts(), "cases": [n for n in self.results if n in self.finished_cases]}  # fmt: skip
+        (folder / "session.json").write_text(json.dumps(facts, ensure_ascii=False, indent=2, default=str),
+                                             encoding="utf-8")  # fmt: skip
 
     def _mark_unfinished(self) -> None:
         """An interrupted run: the case that was running and those never started are errors, so that no requirement
@@ -405,6 +513,98 @@ class ConformanceRun:
                 result.outcome = "error"
                 result.message = self.overdue.get(nodeid) or ("interrupted during this case: nothing it saw is a "
                                                               "verdict / 試験中に中断された")
+
+
+class DistributedRun:
+    """The controller's side of a parallel run (``conformance run -n N``, conformance/parallel.py): it hands each
+    worker its work folder, takes the plan from the first worker that collected, turns each report a worker sent back
+    into the case result that worker decided, and after Ctrl-C lets the workers stop before xdist takes them down."""
+
+    def __init__(self, run: ConformanceRun) -> None:
+        self.run = run
+        self.nodes: dict[str, Any] = {}  # worker id -> xdist WorkerController, while it is up
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["conformance_work"] = str(self.run.work_dir / node.gateway.id)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodeready(self, node: Any) -> None:
+        self.nodes[node.gateway.id] = node
+        self.run.workers = max(self.run.workers, len(self.nodes))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object | None) -> None:
+        self.nodes.pop(node.gateway.id, None)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        import json
+
+        self.run.total = len(ids)  # every worker collects the same plan (xdist checks it)
+        if self.run.planned:
+            return
+        try:
+            plan = json.loads((self.run.work_dir / node.gateway.id / "plan.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            plan = {}
+        self.run.planned = {nodeid: (list(ids_), title) for nodeid, (ids_, title) in plan.items()}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        from conformance.parallel import FACTS_ATTRIBUTE, case_of_report, lost_case
+
+        case = case_of_report(report)
+        if case is not None:
+            self.run.results[report.nodeid] = case
+            facts = getattr(report, FACTS_ATTRIBUTE, None)
+            worker = getattr(report, "worker_id", None)  # set by pytest-xdist on every report a worker sends
+            if isinstance(facts, dict) and isinstance(worker, str):
+                self.run.worker_facts[worker] = facts
+        elif report.failed:  # made by the controller: the worker died during this case
+            self.run.results[report.nodeid] = lost_case(report.nodeid, self.run.planned, str(report.longrepr))
+
+    def gather(self) -> None:
+        """The results in the plan's order (a serial run's), and the run's facts from its workers' (parallel.py)."""
+        from conformance.parallel import in_plan_order, merge_facts
+
+        self.run.results = in_plan_order(self.run.results, self.run.planned)
+        facts = merge_facts(self.run.worker_facts)
+        self.run.terminal_env, self.run.driver_facts, self.run.network = (
+            facts["terminal_env"], facts["driver"], facts["network"])
+
+    def await_workers(self) -> None:
+        """Ctrl-C: every worker ends its case and stops what it started (its session's teardown), bounded. Pressed in a
+        terminal, the workers got the SIGINT themselves; sent to this process alone, it is passed on (a worker takes
+        one SIGINT only). Their last reports are taken in meanwhile: a case that finished still counts."""
+        import json
+        import queue
+        import signal
+        import time
+
+        from conformance.parallel import WORKER_STOP_TIMEOUT
+
+        dsession = self.run.config.pluginmanager.get_plugin("dsession")
+        events = getattr(dsession, "queue", None)
+        if events is None or not self.nodes:
+            return
+        for worker in list(self.nodes):
+            try:
+                pid = json.loads((self.run.work_dir / worker / "worker.json").read_text(encoding="utf-8"))["pid"]
+                os.kill(int(pid), signal.SIGINT)
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        print("ワーカーの終了を待っています / waiting for the workers to stop", file=sys.stderr, flush=True)
+        pending = set(self.nodes.values())
+        deadline = time.monotonic() + WORKER_STOP_TIMEOUT
+        while pending and time.monotonic() < deadline:
+            try:
+                name, kwargs = events.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if name in ("workerfinished", "errordown"):
+                pending.discard(kwargs.get("node"))
+            elif name in ("testreport", "logstart", "logfinish"):
+                getattr(dsession, f"worker_{name}")(**kwargs)
 
 
 def _lost_during(item: pytest.Item) -> str:
@@ -538,6 +738,7 @@ def display(conformance_run: ConformanceRun) -> Iterator[Any]:
         yield None
         return
     with Display(log_dir=conformance_run.work_dir / "logs") as screen:
+        conformance_run.display_name = screen.name
         yield screen
 
 
@@ -725,6 +926,15 @@ def candidate_session(driver: Any) -> Iterator[Any]:
         yield session
 
 
+@pytest.fixture(scope="session")
+def crossing_times() -> Any:
+    """How long a crossing takes on each channel (the package's figures, raised by this run's positive
+    controls): the bound of every "nothing crossed" watch (conformance.waits)."""
+    from conformance.waits import CrossingTimes, load_crossings
+
+    return CrossingTimes(load_crossings())
+
+
 @pytest.fixture
 def verdict_notes(request: pytest.FixtureRequest) -> list[str]:
     """A case appends what its verdict could not take into account; the requirement's reason says it."""
@@ -850,7 +1060,7 @@ def printer_oracle(_printer_oracle_session: Any, private_cups: Any) -> Any:
 @pytest.fixture
 def desktop(display: Any) -> Any:
     """The candidate's X display driven with real input events (xdotool): native dialogs, menus, keys."""
-    from conformance.oracles.native_dialog import Desktop
+    from conformance.environment.desktop import Desktop
 
     return Desktop(display.env if display is not None else None)
 

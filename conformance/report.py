@@ -90,6 +90,8 @@ def build_document(run: Any) -> dict[str, Any]:
             "pytest": _version("pytest"),
             "terminal_env": dict(run.terminal_env),
             "driver": dict(getattr(run, "driver_facts", {}) or {}),
+            # conformance run -n N: the cases ran on this many worker processes (evidence/workers/ says which where)
+            **({"workers": run.workers} if getattr(run, "workers", 0) else {}),
         },
         "network": dict(getattr(run, "network", {}) or {"observation": None}),
         "selection": run.selected,

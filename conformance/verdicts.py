@@ -40,6 +40,7 @@ class CaseResult:
     message: str = ""
     evidence: list[str] = field(default_factory=list)  # paths relative to the run folder
     duration: float = 0.0
+    waited: float = 0.0  # of the duration, seconds spent waiting (conformance.waits); the rest is acting
     title: str = ""
     # What the verdict could not take into account, said with it whatever the outcome (e.g. traffic that
     # bypasses the proxy when the run could only observe the proxy).

@@ -11,10 +11,10 @@ import base64
 import json
 import secrets
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from conformance import waits
 from conformance.drivers.base import ScreenTransferDriver, ScreenTransferSession
 from conformance.errors import HarnessError
 from conformance.oracles import ocr, wire
@@ -23,17 +23,6 @@ from conformance.oracles.wire import WireModel
 UPLOAD_ATTEMPTS = 3
 DIALOG_TIMEOUT = 30.0  # GTK's first file chooser of a session takes seconds on a loaded machine
 REPORT_TIMEOUT = 15.0  # a remote report reaches the fixture site in well under a second when idle
-
-
-def wait_until(page: Any, predicate: Callable[[], Any], timeout: float, interval_ms: int = 200) -> Any:
-    """Poll ``predicate`` until it is truthy or ``timeout`` passes; returns its last value. Waits with
-    ``page.wait_for_timeout`` so that Playwright keeps delivering page events meanwhile (spike P5)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        page.wait_for_timeout(interval_ms)
 
 
 def session_wire(network_oracle: Any, driver: ScreenTransferDriver, session: ScreenTransferSession) -> WireModel:
@@ -82,18 +71,26 @@ def paste_in_remote(session: ScreenTransferSession, driver: ScreenTransferDriver
 
 
 def outbound_wire(session: ScreenTransferSession, driver: ScreenTransferDriver, network_oracle: Any, canary: str,
-                  observation: Any, settle_seconds: float, marker_prefix: str) -> tuple[WireModel | None, list, str]:
+                  observation: Any, crossing_times: Any, marker_prefix: str
+                  ) -> tuple[WireModel | None, list, str, dict[str, Any]]:
     """After an act that handed terminal content to the client: type a marker through the canvas (the capture's
-    positive control: it must be in the decoded key events), settle, and find ``canary`` going from the client
-    to the platform other than as input. Fills ``observation`` (an ``Observation``); returns the wire model,
-    the hits and the marker."""
+    positive control: it must be in the decoded key events, and its trip to the remote side is this run's
+    crossing time of the ``st-wire`` channel), watch for the channel's bound, and find ``canary`` going from the
+    client to the platform other than as input. Fills ``observation`` (an ``Observation``); returns the wire
+    model, the hits, the marker and the bound watched (evidence)."""
     probe = driver.remote.probe
     marker = f"{marker_prefix}{secrets.token_hex(4)}"
     since = time.time()
     session.click_remote(*probe.target("typebox"))
+    typed = time.monotonic()  # the trip includes the typing: an upper bound of the channel's crossing
     session.type_remote(marker)
-    observation.read("typed marker", lambda: probe.wait_for("input", marker, since, REPORT_TIMEOUT), None)
-    session.page.wait_for_timeout(int(settle_seconds * 1000))
+    control: dict[str, Any] = {"channel": "st-wire", "crossed": False, "seconds_after_act": None}
+    if observation.read("typed marker", lambda: probe.wait_for("input", marker, since, REPORT_TIMEOUT), None):
+        control.update(crossed=True, seconds_after_act=round(time.monotonic() - typed, 3))
+        crossing_times.record("st-wire", control["seconds_after_act"], "the typed marker's trip to the remote side")
+    bound = crossing_times.bound("st-wire")
+    # The wire is decoded once, after the bound: decoding it on every poll would cost more than the bound.
+    waits.pause(bound.seconds, page=session.page)
     model = observation.read("wire", lambda: session_wire(network_oracle, driver, session), None)
     hits = content_hits(model, [canary], "from_client") if model is not None else []
     if model is not None:
@@ -101,7 +98,7 @@ def outbound_wire(session: ScreenTransferSession, driver: ScreenTransferDriver, 
         if model.decodable and marker not in model.typed_text:
             observation.blind("wire", HarnessError(f"wire-{model.protocol}", "the marker typed after the act is "
                                                    "not in the decoded key events: the capture has a gap"))
-    return model, hits, marker
+    return model, hits, marker, {**bound.evidence(), "positive_control": control}
 
 
 def clipboard_texts(model: WireModel, direction: str) -> list[str]:
@@ -238,7 +235,7 @@ def answer_file_dialog(session: ScreenTransferSession, desktop: Any, path: Path)
 
     A click that did not reach the client's file input (the page moved under the pointer) is done again, as a
     person clicks again; every attempt is evidence. The dialog itself must then appear, or nothing was tested."""
-    from conformance.oracles.native_dialog import FILE_DIALOG_TITLES
+    from conformance.environment.desktop import FILE_DIALOG_TITLES
 
     before = set(desktop.window_ids())
     page_errors: list[str] = []  # a client script that throws on the click is evidence of why nothing opened
@@ -249,12 +246,12 @@ def answer_file_dialog(session: ScreenTransferSession, desktop: Any, path: Path)
     attempts: list[list[str]] = []
     for _ in range(UPLOAD_ATTEMPTS):
         attempts.append(session.open_upload_dialog())
-        if wait_until(session.page, lambda: session.page.evaluate("window.__stFileInput.length"), 3.0):
+        if waits.until(lambda: session.page.evaluate("window.__stFileInput.length"), 3.0, page=session.page):
             break
-        session.page.wait_for_timeout(1000)  # let the menu close and the page settle before clicking again
-    dialog = wait_until(session.page, lambda: next(
+        waits.pause(1.0, page=session.page)  # let the menu close and the page settle before clicking again
+    dialog = waits.until(lambda: next(
         (w for w in desktop.windows() if w.wid not in before and FILE_DIALOG_TITLES.match(w.name)), None),
-        DIALOG_TIMEOUT)
+        DIALOG_TIMEOUT, page=session.page)
     inputs = session.page.evaluate("window.__stFileInput")
     if dialog is None:
         fresh = [w.summary() for w in desktop.windows() if w.wid not in before]

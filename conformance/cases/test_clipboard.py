@@ -30,9 +30,12 @@ from urllib.parse import urlencode
 
 import pytest
 
+from conformance import waits
 from conformance.detectors import make_japanese_canary
+from conformance.environment.desktop import Desktop
 from conformance.errors import HarnessError
-from conformance.oracles.native_dialog import Desktop
+from conformance.oracles.site_reports import Reports
+from conformance.waits import QuietBound
 
 pytestmark = pytest.mark.candidate_kind("secure-browser")
 
@@ -42,7 +45,6 @@ COPY_METHODS = ["keyboard", "context-menu", "exec-command", "clipboard-api", "se
                 "drag-out"]
 PASTE_METHODS = ["keyboard", "middle-click", "clipboard-api"]
 ACT_TIMEOUT = 15.0  # the page's report of an act (slow, shared machine)
-SETTLE_SECONDS = 2.5  # a copy or paste shows up well within a second when the channel is open
 MENU_TIMEOUT = 8.0  # the native context menu to appear
 PROMPT_SECONDS = 3.0  # readText() still pending after this: a permission prompt is waiting for the user
 # A Python with PyGObject + GTK 3 for the X drop target (Debian: python3-gi, gir1.2-gtk-3.0).
@@ -59,35 +61,24 @@ class Probe:
     """The probe page of one case, and what it reported to the fixture site (tagged with a case token)."""
 
     def __init__(self, session: Any, site: Any, text: str | None) -> None:
-        self.site = site
         self.text = text
         self.token = token_hex(6)
         # A CLIP-02 page is never told its canary: it can only have it if it crossed.
         query = {"case": self.token, **({"text": text} if text else {})}
         self.page = session.open(f"{PAGE}?{urlencode(query)}")
+        self.site_reports = Reports(site, tab=self.page, case=self.token)
         self.wait_for("loaded", what="the probe page ran its script")
 
     def reports(self) -> list[dict]:
-        return [r for r in self.site.reports() if r.get("case") == self.token]
-
-    def find(self, event: str, predicate: Callable[[dict], bool] | None = None) -> list[dict]:
-        return [r for r in self.reports() if r.get("event") == event and (predicate is None or predicate(r))]
+        return self.site_reports.all()
 
     def maybe(self, event: str, predicate: Callable[[dict], bool] | None = None,
               timeout: float = ACT_TIMEOUT) -> dict | None:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.find(event, predicate)
-            if found or time.monotonic() >= deadline:
-                return found[0] if found else None
-            time.sleep(0.1)
+        return self.site_reports.wait(event, predicate, timeout=timeout)
 
     def wait_for(self, event: str, predicate: Callable[[dict], bool] | None = None, *, what: str,
                  timeout: float = ACT_TIMEOUT) -> dict:
-        found = self.maybe(event, predicate, timeout)
-        if found is None:
-            raise HarnessError("probe-page", f"{what}: no '{event}' report within {timeout:.0f}s; nothing was tested")
-        return found
+        return self.site_reports.require(event, predicate, what=what, timeout=timeout)
 
     def select_canary(self) -> dict:
         """Have the page's own script put the canary in the selection; prove that it was asked for.
@@ -122,26 +113,15 @@ class XInput:
         self.desktop = Desktop(display.env)  # HarnessError when xdotool is missing
         self.offset: tuple[int, int] | None = None
 
-    def run(self, *args: str) -> str:
-        argv = [self.desktop.xdotool, *args]
-        try:
-            done = subprocess.run(argv, env=self.desktop.env, capture_output=True, text=True, timeout=15,
-                                  check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise HarnessError("xdotool", f"{' '.join(argv)} timed out") from exc
-        if done.returncode != 0:
-            raise HarnessError("xdotool", f"{' '.join(argv)} failed rc={done.returncode}: {done.stderr.strip()[:200]}")
-        return done.stdout
-
     def move(self, x: float, y: float) -> None:
-        self.run("mousemove", "--sync", str(round(x)), str(round(y)))
+        self.desktop.move_pointer(x, y)
 
     def key(self, *keys: str) -> None:
         # No window manager: keys go to the window under the pointer, which the caller placed.
-        self.run("key", "--clearmodifiers", "--delay", "80", *keys)
+        self.desktop.press_keys(*keys)
 
     def visible_windows(self) -> set[int]:
-        return set(self.desktop.window_ids(""))
+        return self.desktop.visible_window_ids()
 
     def calibrate(self, probe: Probe) -> tuple[int, int]:
         """Screen position of the page's (0, 0): move the real pointer over the page and read where the
@@ -152,13 +132,15 @@ class XInput:
             x, y = round(guess[0]) + attempt, round(guess[1]) + attempt
             self.move(x, y)
             self.move(x + 1, y + 1)
-            deadline = time.monotonic() + 3
-            while time.monotonic() < deadline:
+
+            def seen_there(x: int = x, y: int = y) -> dict | None:
                 seen = probe.page.evaluate("window.lastPointer")
-                if seen and seen["screenX"] == x + 1 and seen["screenY"] == y + 1:
-                    self.offset = (x + 1 - round(seen["clientX"]), y + 1 - round(seen["clientY"]))
-                    return self.offset
-                time.sleep(0.1)
+                return seen if seen and seen["screenX"] == x + 1 and seen["screenY"] == y + 1 else None
+
+            seen = waits.until(seen_there, 3)
+            if seen:
+                self.offset = (x + 1 - round(seen["clientX"]), y + 1 - round(seen["clientY"]))
+                return self.offset
         raise HarnessError("xdotool", "the page never saw the real pointer: cannot map page to screen coordinates")
 
     def to_screen(self, point: tuple[float, float]) -> tuple[int, int]:
@@ -166,28 +148,20 @@ class XInput:
             raise HarnessError("xdotool", "calibrate() first")
         return round(point[0] + self.offset[0]), round(point[1] + self.offset[1])
 
-    def drag(self, start: tuple[int, int], end: tuple[int, int], steps: int = 24) -> None:
-        """Press, move in small steps (past every drag threshold), release: a person's drag."""
-        self.move(*start)
-        time.sleep(0.2)
-        self.run("mousedown", "1")
-        try:
-            time.sleep(0.3)
-            for i in range(1, steps + 1):
-                self.move(start[0] + (end[0] - start[0]) * i / steps, start[1] + (end[1] - start[1]) * i / steps)
-                time.sleep(0.04)
-            time.sleep(0.5)  # the drop target answers the last position before the release
-        finally:
-            self.run("mouseup", "1")
+    def drag(self, start: tuple[int, int], end: tuple[int, int]) -> None:
+        self.desktop.drag(start, end)
 
     def wait_window_change(self, before: set[int], appear: bool, timeout: float) -> set[int]:
-        deadline = time.monotonic() + timeout
-        while True:
+        """Windows that appeared (``appear``) or are still there (not ``appear``) once that happened."""
+        state: dict[str, set[int]] = {}
+
+        def changed() -> bool:
             now = self.visible_windows()
-            changed = (now - before) if appear else (before & now)
-            if (appear and changed) or (not appear and not changed) or time.monotonic() >= deadline:
-                return changed
-            time.sleep(0.15)
+            state["changed"] = (now - before) if appear else (before & now)
+            return bool(state["changed"]) == appear
+
+        waits.until(changed, timeout, interval=0.15)
+        return state["changed"]
 
 
 # -- the X drop target (drag-out oracle) ------------------------------------------------------------
@@ -278,12 +252,13 @@ class DropTarget:
     Proven before use: a drag from its own source window, done with the same real X input, must land.
     """
 
-    def __init__(self, folder: Path, display: Any, xinput: XInput) -> None:
+    def __init__(self, folder: Path, display: Any, xinput: XInput, crossing_times: Any) -> None:
         self.folder = folder
         home = folder / "drop-target-home"  # GTK writes dconf and caches under HOME: keep them in the run
         self.env = {**os.environ, **display.env, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"),
                     "XDG_CONFIG_HOME": str(home / ".config")}
         self.xinput = xinput
+        self.crossing_times = crossing_times
         self.log = folder / "drops.jsonl"
         self.proc: subprocess.Popen[bytes] | None = None
         self.target: list[int] = []
@@ -303,14 +278,12 @@ class DropTarget:
         return [e for e in events if kind is None or e["event"] == kind]
 
     def _wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while not predicate():
+        def done() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
                 raise HarnessError("drop-target", f"the drop target exited rc={self.proc.returncode}; see {self.log}")
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
-        return True
+            return predicate()
+
+        return waits.until(done, timeout, interval=0.05)
 
     def start(self) -> None:
         try:
@@ -326,7 +299,7 @@ class DropTarget:
         script = self.folder / "drop_target.py"
         script.write_text(DROP_TARGET_SCRIPT, encoding="utf-8")
         control = f"DROP-CONTROL-{token_hex(4)}"
-        width = int(self.xinput.run("getdisplaygeometry").split()[0])
+        width = int(self.xinput.desktop.run(["getdisplaygeometry"]).stdout.split()[0])
         with (self.folder / "drop_target.stderr").open("ab") as stderr:
             # Own session: stopped by its PID's group, nothing else.
             self.proc = subprocess.Popen([GTK_PYTHON, str(script), str(self.log), control, str(width - 280), "40"],
@@ -338,8 +311,11 @@ class DropTarget:
         self.target = ready["target"]
         sx, sy, sw, sh = ready["source"]
         self.xinput.drag((sx + sw // 2, sy + sh // 2), self.center())
+        released = time.monotonic()
         if not self._wait(lambda: any(e.get("text") == control for e in self.events("drop")), 5):
             raise HarnessError("drop-target", "positive control: a drag between two X windows did not land")
+        # The same run's drag-out crossing: a slower machine watches a refused drag-out longer (conformance.waits).
+        self.crossing_times.record("drag-out", time.monotonic() - released, "the drop target's positive control")
         self.control_events = len(self.events())
 
     def center(self) -> tuple[int, int]:
@@ -359,8 +335,8 @@ class DropTarget:
 
 
 @contextmanager
-def drop_target(folder: Path, display: Any, xinput: XInput) -> Iterator[DropTarget]:
-    target = DropTarget(folder, display, xinput)
+def drop_target(folder: Path, display: Any, xinput: XInput, crossing_times: Any) -> Iterator[DropTarget]:
+    target = DropTarget(folder, display, xinput, crossing_times)
     try:
         target.start()
         yield target
@@ -443,21 +419,22 @@ def copy_by(method: str, probe: Probe, ctx: dict[str, Any]) -> dict[str, Any]:
     return notes
 
 
-def terminal_holds(oracle: Any, text: str, extra: Callable[[], list[dict]] | None = None) -> dict[str, Any]:
-    """Poll the terminal's selections (and drops) until the canary shows up or SETTLE_SECONDS pass."""
-    started = time.monotonic()
-    while True:
+def terminal_holds(oracle: Any, text: str, bound: QuietBound,
+                   extra: Callable[[], list[dict]] | None = None) -> dict[str, Any]:
+    """Watch the terminal's selections (and drops) until the canary shows up or ``bound`` passes."""
+
+    def observe() -> dict[str, Any]:
         seen = {"clipboard": oracle.read("clipboard"), "primary": oracle.read("primary")}
         drops = extra() if extra else []
         hits = [f"X selection {name.upper()}" for name, value in seen.items() if value and text in value]
         hits += ["a drop on another X client (formats " + ", ".join(d.get("targets") or []) + ")"
                  for d in drops if text in json.dumps(d, ensure_ascii=False)]
-        waited = time.monotonic() - started
-        if hits or waited >= SETTLE_SECONDS:
-            return {"hits": hits, "seen": seen, "drops": drops, "seconds_after_act": round(waited, 2),
-                    "observed_at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
-                    "targets": {name: oracle.targets(name) for name in ("clipboard", "primary")}}
-        time.sleep(0.2)
+        return {"hits": hits, "seen": seen, "drops": drops}
+
+    watched = waits.watch(observe, bound, crossed=lambda seen: bool(seen["hits"]))
+    return {**watched.value, "seconds_after_act": round(watched.seconds, 2), "watch": watched.evidence(),
+            "observed_at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            "targets": {name: oracle.targets(name) for name in ("clipboard", "primary")}}
 
 
 def desktop_shot(evidence: Any, xinput: XInput, folder: Path, name: str) -> None:
@@ -472,7 +449,7 @@ def desktop_shot(evidence: Any, xinput: XInput, folder: Path, name: str) -> None
 @pytest.mark.parametrize("method", COPY_METHODS)
 def test_copy_does_not_reach_terminal(
     method: str, script: str, candidate_session: Any, fixture_site: Any, network_oracle: Any, display: Any,
-    clipboard_oracle: Any, run_dir: Path, canary: str, evidence: Any,
+    clipboard_oracle: Any, run_dir: Path, canary: str, evidence: Any, crossing_times: Any,
 ) -> None:
     """ページでコピーした内容が端末のクリップボードに現れない / a copy in the page never reaches the terminal"""
     text = case_text(canary, script)
@@ -485,14 +462,15 @@ def test_copy_does_not_reach_terminal(
             return made["xinput"]
 
         def target(xi: XInput) -> DropTarget:
-            made["drop_target"] = stack.enter_context(drop_target(work, display, xi))
+            made["drop_target"] = stack.enter_context(drop_target(work, display, xi, crossing_times))
             return made["drop_target"]
 
         probe = Probe(candidate_session, fixture_site, text)
         notes = copy_by(method, probe, {"xinput": xinput, "drop_target": target,
                                         "desktop_shot": lambda xi, name: desktop_shot(evidence, xi, work, name)})
         dropped = made.get("drop_target")
-        observed = terminal_holds(clipboard_oracle, text,
+        bound = crossing_times.bound("drag-out" if method == "drag-out" else "clipboard")
+        observed = terminal_holds(clipboard_oracle, text, bound,
                                   (lambda: dropped.events("drop", after_control=True)) if dropped else None)
     evidence.screenshot(candidate_session, f"{method}.png")
     evidence.json("observation.json", {"requirement": "CLIP-01", "method": method, "canary": text, "act": notes,
@@ -509,9 +487,9 @@ def answer_permission_prompt(xinput: XInput, probe: Probe) -> str:
     prompt's last button ("Allow" in Chromium's bubble), Return."""
     xinput.calibrate(probe)  # leaves the pointer over the page: the keys go to the browser window
     xinput.key("F6")
-    time.sleep(0.4)
+    waits.pause(0.4)  # the focus moves to the toolbar; Chromium gives no event a page can see
     xinput.key("shift+Tab")
-    time.sleep(0.4)
+    waits.pause(0.4)
     xinput.key("Return")
     return "pressed F6, Shift+Tab, Return"
 
@@ -547,20 +525,17 @@ def paste_by(method: str, probe: Probe, oracle: Any, text: str, ctx: dict[str, A
     return notes
 
 
-def page_holds(probe: Probe, text: str) -> dict[str, Any]:
-    """What the page got: its reports (paste, input, readText) until the canary shows up or SETTLE_SECONDS
-    pass, then the values of its text fields (read in the page, and reported by it)."""
-    started = time.monotonic()
-    while not any(text in json.dumps(r, ensure_ascii=False) for r in probe.reports()):
-        if time.monotonic() - started >= SETTLE_SECONDS:
-            break
-        time.sleep(0.2)
+def page_holds(probe: Probe, text: str, bound: QuietBound) -> dict[str, Any]:
+    """What the page got: its reports (paste, input, readText) until the canary shows up or ``bound`` passes,
+    then the values of its text fields (read in the page, and reported by it)."""
+    watched = waits.watch(lambda: any(text in json.dumps(r, ensure_ascii=False) for r in probe.reports()), bound,
+                          page=probe.page)
     fields = probe.page.evaluate("reportState()")
     probe.wait_for("state", what="the page reported its fields")
     reported = [r for r in probe.reports() if text in json.dumps(r, ensure_ascii=False)]
     return {"reports_with_canary": reported, "fields": fields,
             "fields_with_canary": [name for name, value in fields.items() if text in (value or "")],
-            "seconds_after_act": round(time.monotonic() - started, 2),
+            "seconds_after_act": round(watched.seconds, 2), "watch": watched.evidence(),
             "observed_at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")}
 
 
@@ -569,7 +544,7 @@ def page_holds(probe: Probe, text: str) -> dict[str, Any]:
 @pytest.mark.parametrize("method", PASTE_METHODS)
 def test_terminal_clipboard_does_not_reach_page(
     method: str, script: str, candidate_session: Any, fixture_site: Any, network_oracle: Any, display: Any,
-    clipboard_oracle: Any, run_dir: Path, canary: str, evidence: Any,
+    clipboard_oracle: Any, run_dir: Path, canary: str, evidence: Any, crossing_times: Any,
 ) -> None:
     """端末のクリップボードの内容がページに貼り付けられない / the terminal's clipboard never reaches the page"""
     text = case_text(canary, script)
@@ -585,7 +560,7 @@ def test_terminal_clipboard_does_not_reach_page(
     with clipboard_oracle.own(selection, text):
         notes = paste_by(method, probe, clipboard_oracle, text, {
             "xinput": xinput, "desktop_shot": lambda name: desktop_shot(evidence, xinput(), work, name)})
-        observed = page_holds(probe, text)
+        observed = page_holds(probe, text, crossing_times.bound("clipboard"))
         # The source must still have been there: a lost selection would make "nothing pasted" meaningless.
         still = clipboard_oracle.read(selection)
     evidence.screenshot(candidate_session, f"{method}.png")

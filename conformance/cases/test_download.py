@@ -8,15 +8,17 @@ so "nothing landed" is only believed after "something was sent".
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conformance import waits
 from conformance.errors import HarnessError
 from conformance.oracles import files
+from conformance.oracles.site_reports import Reports
 from conformance.site.files import danger_markers_in
+from conformance.waits import QuietBound, Watched
 
 pytestmark = pytest.mark.candidate_kind("secure-browser")
 
@@ -30,49 +32,52 @@ TRIGGERS: dict[str, str | None] = {
     "data-url": None,
     "blob": None,
 }
-SETTLE_SECONDS = 4.0  # a small file lands in well under a second when the channel is open
+START_TIMEOUT = 10.0  # the click's request (or the page's report) reaches the fixture site
 
 
 def start_download(session: Any, site: Any, trigger: str, canary: str) -> Any:
     """Click one download control and prove that the download really started."""
     page = session.open(f"https://internet.test/pages/downloads.html?canary={canary}")
     page.click(f"#{trigger}", timeout=10_000)
-    deadline = time.monotonic() + 10
     path = TRIGGERS[trigger]
-    while time.monotonic() < deadline:
+    clicked = Reports(site, tab=page, event="clicked", value=trigger)
+
+    def started() -> bool:
         if path is not None:
-            if any(r.path == path and canary in r.query for r in site.requests(host="internet.test")):
-                return page
-        elif any(r.get("event") == "clicked" and r.get("value") == trigger for r in site.reports()):
-            return page
-        page.wait_for_timeout(100)
-    raise HarnessError("fixture-site", f"the '{trigger}' download never started; nothing was tested")
+            return any(r.path == path and canary in r.query for r in site.requests(host="internet.test"))
+        return clicked.first() is not None
+
+    if not waits.until(started, START_TIMEOUT, page=page):
+        raise HarnessError("fixture-site", f"the '{trigger}' download never started; nothing was tested")
+    return page
 
 
 def _is_temporary(path: Path) -> bool:
     return path.name.startswith(".org.chromium.") or path.suffix == ".crdownload"
 
 
-def landed_files(roots: list[Path], before: files.FileSnapshot, canary: str) -> tuple[list[Path], list[Path]]:
-    """(landed, transient): files carrying the canary that are on disk at the end of the settle time,
-    and files that carried it for a moment and were deleted again (a browser that blocks a download
-    after the response started writes, then removes, a temporary file)."""
-    deadline = time.monotonic() + SETTLE_SECONDS
+def landed_files(roots: list[Path], before: files.FileSnapshot, canary: str,
+                 bound: QuietBound) -> tuple[list[Path], list[Path], Watched[set[Path]]]:
+    """(landed, transient, watch): files carrying the canary that are on disk when the watch ends, and files
+    that carried it for a moment and were deleted again (a browser that blocks a download after the
+    response started writes, then removes, a temporary file)."""
     seen: set[Path] = set()
-    while True:
+
+    def carrying_canary() -> set[Path]:
         change = files.diff(before, files.snapshot(roots))
         hits = {Path(h.path) for h in files.scan_for_text([*change.created, *change.modified], [canary])}
-        seen |= hits
-        # A finished download (not a temporary name) will not go away again: no need to wait longer.
-        if any(not _is_temporary(path) for path in hits) or time.monotonic() >= deadline:
-            break
-        time.sleep(0.25)
-    landed = sorted(path for path in hits if path.exists())
-    return landed, sorted(seen - set(landed))
+        seen.update(hits)
+        return hits
+
+    # A finished download (not a temporary name) will not go away again: no need to watch longer.
+    watched = waits.watch(carrying_canary, bound, crossed=lambda hits: any(not _is_temporary(p) for p in hits),
+                          interval=0.25)
+    landed = sorted(path for path in watched.value if path.exists())
+    return landed, sorted(seen - set(landed)), watched
 
 
 def record(evidence: Any, session: Any, trigger: str, landed: list[Path], transient: list[Path],
-           roots: list[Path]) -> None:
+           roots: list[Path], watched: Watched[Any]) -> None:
     evidence.screenshot(session, f"{trigger}.png")
     evidence.json(
         "observation.json",
@@ -81,6 +86,7 @@ def record(evidence: Any, session: Any, trigger: str, landed: list[Path], transi
             "scanned_roots": [str(r) for r in roots],
             "landed": [str(p) for p in landed],
             "transient_then_deleted": [str(p) for p in transient],
+            "watch": watched.evidence(),
         },
     )
     for path in landed[:5]:
@@ -93,14 +99,15 @@ def record(evidence: Any, session: Any, trigger: str, landed: list[Path], transi
 @pytest.mark.requirement("DL-01")
 @pytest.mark.parametrize("trigger", list(TRIGGERS))
 def test_download_does_not_land(
-    trigger: str, candidate_session: Any, fixture_site: Any, network_oracle: Any, canary: str, evidence: Any
+    trigger: str, candidate_session: Any, fixture_site: Any, network_oracle: Any, canary: str, evidence: Any,
+    crossing_times: Any,
 ) -> None:
     """ダウンロードが端末に保存されない / a download does not land on the terminal"""
     roots = candidate_session.download_roots
     before = files.snapshot(roots)
     start_download(candidate_session, fixture_site, trigger, canary)
-    landed, transient = landed_files(roots, before, canary)
-    record(evidence, candidate_session, trigger, landed, transient, roots)
+    landed, transient, watched = landed_files(roots, before, canary, crossing_times.bound("download"))
+    record(evidence, candidate_session, trigger, landed, transient, roots, watched)
     assert not landed, (
         f"the '{trigger}' download landed on the terminal / 端末にファイルが保存された: "
         + ", ".join(str(p) for p in landed)
@@ -110,13 +117,18 @@ def test_download_does_not_land(
 @pytest.mark.requirement("DL-02")
 @pytest.mark.parametrize("trigger", ["pdf", "docm", "eicar"])
 def test_only_sanitized_files_land(
-    trigger: str, candidate_session: Any, fixture_site: Any, network_oracle: Any, canary: str, evidence: Any
+    trigger: str, candidate_session: Any, fixture_site: Any, network_oracle: Any, canary: str, evidence: Any,
+    crossing_times: Any,
 ) -> None:
     """無害化されたファイルのみ保存される / only sanitized files land"""
     roots = candidate_session.download_roots
     before = files.snapshot(roots)
     start_download(candidate_session, fixture_site, trigger, canary)
-    change = files.diff(before, _settled(roots))
+    # Whatever lands (the file, or a sanitizer's rewrite of it) is finished once it has a final name.
+    watched = waits.watch(lambda: files.diff(before, files.snapshot(roots)), crossing_times.bound("download"),
+                          crossed=lambda change: any(not _is_temporary(Path(p)) for p in change.created),
+                          interval=0.25)
+    change = watched.value
     dangerous = {}
     for path in [*change.created, *change.modified]:
         try:
@@ -125,12 +137,8 @@ def test_only_sanitized_files_land(
             continue
         if markers:
             dangerous[str(path)] = markers
-    evidence.json("sanitization.json", {"trigger": trigger, "unsanitized": dangerous})
+    evidence.json("sanitization.json", {"trigger": trigger, "unsanitized": dangerous, "watch": watched.evidence()})
     for path in dangerous:
         evidence.file(Path(path), f"unsanitized-{Path(path).name}")
     assert not dangerous, f"unsanitized files landed / 無害化されていないファイル: {dangerous}"
 
-
-def _settled(roots: list[Path]) -> files.FileSnapshot:
-    time.sleep(SETTLE_SECONDS)
-    return files.snapshot(roots)

@@ -29,11 +29,13 @@ from urllib.parse import urlencode
 
 import pytest
 
+from conformance import waits
 from conformance.cases.observation import Observation
 from conformance.detectors import load_test_numbers, scan
 from conformance.environment.fixture_site import WEBRTC_PEER
 from conformance.errors import HarnessError
 from conformance.oracles.leak import LeakHit, LeakScanner
+from conformance.oracles.site_reports import Reports
 
 pytestmark = pytest.mark.candidate_kind("secure-browser")
 
@@ -53,23 +55,6 @@ SINK_PATHS = {
 # Channels whose end the page can see (sendBeacon only says it queued the data).
 WITH_OUTCOME = ("form-urlencoded", "form-multipart", "fetch-json", "websocket", "image", "hostname")
 REPORT_TIMEOUT = 20.0  # a loaded machine delays the page's reports by seconds
-SETTLE_SECONDS = 6.0  # an open channel lands in well under a second; a blocked one never does
-
-
-def _reports(site: Any, since: float, event: str) -> list[dict]:
-    return [
-        r for r in site.reports()
-        if r.get("page") == "resident" and r.get("event") == event and r.get("received", 0) >= since
-    ]  # fmt: skip
-
-
-def _wait(predicate: Any, timeout: float, page: Any) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        page.wait_for_timeout(100)  # keeps the page's event loop turning, unlike time.sleep
-    return bool(predicate())
 
 
 def _channel_of(hit: LeakHit) -> str:
@@ -110,6 +95,7 @@ def test_resident_record_does_not_leave(
     canary: str,
     evidence: Any,
     run_dir: Path,
+    crossing_times: Any,
 ) -> None:
     """住民記録が申告外の宛先へ送信されない / a resident record is not sent to an undeclared destination"""
     channels, with_outcome = CHANNELS, WITH_OUTCOME
@@ -136,31 +122,38 @@ def test_resident_record_does_not_leave(
         query["webrtc_peer"] = WEBRTC_PEER
     since = time.time()
     page = candidate_session.open(f"{PAGE}?{urlencode(query)}")
-    if not _wait(lambda: _reports(fixture_site, since, "ready"), REPORT_TIMEOUT, page):
-        raise HarnessError("fixture-site", "resident.html never reported 'ready'; nothing was tested")
+    reports = Reports(fixture_site, since=since, tab=page, page="resident")
+    reports.require("ready", what="resident.html ran its script", component="fixture-site")
     page.click("#exfiltrate", timeout=10_000)
 
     # Prove the act: the page says it tried every channel.
     def tried() -> set[str]:
-        return {r.get("value") for r in _reports(fixture_site, since, "attempt")}
+        return {r.get("value") for r in reports.all("attempt")}
 
-    _wait(lambda: tried() >= set(channels) and _reports(fixture_site, since, "done"), REPORT_TIMEOUT, page)
+    waits.until(lambda: tried() >= set(channels) and reports.first("done"), REPORT_TIMEOUT, page=page)
     missing = set(channels) - tried()
     if missing:
         raise HarnessError("fixture-site", f"the page never tried {sorted(missing)}; nothing was tested there")
 
     # Let the channels land: stop early once every one that can land has (the open case); otherwise wait
-    # for the page to see each channel end (a slow machine is slow both ways), then settle for the beacon.
+    # for the page to see each channel end (a slow machine is slow both ways), then watch for the beacon,
+    # whose end the page cannot see, as long as a request takes to reach the network oracle.
     def landed() -> bool:
         return set(SINK_PATHS) <= {r.path for r in fixture_site.requests(host=SINK_HOST) if r.time >= since}
 
     def ended() -> bool:
-        outcomes = {r.get("value") for r in _reports(fixture_site, since, "outcome")}
+        outcomes = {r.get("value") for r in reports.all("outcome")}
         # WebRTC never lands on the site: its end is the page's own outcome (after its checks went out).
         return set(with_outcome) <= outcomes or (landed() and ("webrtc" not in channels or "webrtc" in outcomes))
 
-    _wait(ended, REPORT_TIMEOUT, page)
-    _wait(landed, SETTLE_SECONDS, page)
+    waits.until(ended, REPORT_TIMEOUT, page=page)
+    watched = waits.watch(landed, crossing_times.bound("network"), page=page)
+    # The channel's crossing figure: the beacon (the one channel watched for here) reaching the sink, after the
+    # page's report that it queued it (both as the fixture site received them).
+    queued = reports.first("attempt", where=lambda r: r.get("value") == "beacon")
+    sunk = [r.time for r in fixture_site.requests(host=SINK_HOST) if r.time >= since and r.path == "/sink/beacon"]
+    beacon = {"channel": "network", "crossed": bool(sunk), "seconds_after_act":
+              round(max(0.0, min(sunk) - float(queued["received"])), 3) if sunk and queued else None}
     evidence.screenshot(candidate_session, "resident.png")
 
     network_oracle.require_alive()  # a proxy that died on the way saw only part of the traffic
@@ -184,7 +177,7 @@ def test_resident_record_does_not_leave(
         observation.blind("site cross-check", HarnessError(
             "leak oracle", f"the site received {sorted(site_values)} but the proxy scan missed some"))
 
-    outcomes = _reports(fixture_site, since, "outcome")
+    outcomes = reports.all("outcome")
     evidence.json(
         "leak-hits.json",
         {
@@ -199,6 +192,8 @@ def test_resident_record_does_not_leave(
             "page_outcomes": [{k: r.get(k) for k in ("value", "detail")} for r in outcomes],
             "site_received_as_evil_test": sorted(site_values),
             "not_observable": observation.to_json()["not_observable"],
+            "watch": watched.evidence(),
+            "beacon_crossing": beacon,
         },
     )
     evidence.file(network_oracle.dump(run_dir / f"leak-flows-{canary}.jsonl", since), "flows.jsonl")

@@ -33,17 +33,22 @@ from urllib.parse import urlencode
 import pytest
 import urllib3
 
+from conformance import waits
 from conformance.cases.observation import Observation
 from conformance.environment.fixture_site import ROGUE_HOST, SITE_HOSTS, WEBRTC_PEER
 from conformance.errors import HarnessError
 from conformance.oracles.network import connection_attempts, findings_table, judge_attempts
+from conformance.oracles.site_reports import Reports
 
 pytestmark = pytest.mark.candidate_kind("secure-browser")
 
 THIRD_PARTY = "evil.test"  # undeclared host the NET-01 tour's page embeds and the user types in
-UDP_SETTLE_SECONDS = 3.0
+# Observation windows, not crossing bounds: they wait for traffic the candidate starts on its own (no act of
+# the case to time a crossing from), so they are fixed, and said in the evidence.
+UDP_SETTLE_SECONDS = 3.0  # late datagrams (ICE retransmissions every 0.5-1.6 s) still count
 BACKGROUND_SECONDS = 12.0  # idle time for the browser's own background traffic
 SHUTDOWN_SECONDS = 2.0  # traffic a browser sends while it exits still counts
+EMBED_SECONDS = 8.0  # the tour page's embeds to end (each reports its outcome)
 REPORT_TIMEOUT = 20.0
 
 
@@ -51,21 +56,8 @@ def _iso(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="milliseconds")
 
 
-def _reports(site: Any, since: float, page: str, event: str | None = None) -> list[dict]:
-    return [
-        r
-        for r in site.reports()
-        if r.get("page") == page and r.get("received", 0) >= since and event in (None, r.get("event"))
-    ]
-
-
-def _wait(predicate: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return bool(predicate())
+def _reports(site: Any, since: float, page: str) -> Reports:
+    return Reports(site, since=since, page=page)
 
 
 def _try_goto(page: Any, url: str, timeout: float = 20_000) -> str:
@@ -110,8 +102,8 @@ def _udp_page(session: Any, site: Any, host: str, canary: str, since: float) -> 
     error = _try_goto(session.page, url)  # after an error page, like the typed address before it
     if error:
         raise HarnessError("chromium", f"udp.html did not open on {host}: {error}")
-    if not _wait(lambda: _reports(site, since, "udp", "done"), REPORT_TIMEOUT):
-        raise HarnessError("fixture-site", "udp.html never reported 'done'; its QUIC and WebRTC steps were not tried")
+    _reports(site, since, "udp").require("done", what="udp.html tried its QUIC and WebRTC steps",
+                                         component="fixture-site", timeout=REPORT_TIMEOUT)
     return url
 
 
@@ -136,9 +128,9 @@ def test_connections_only_to_declared_endpoints(
         host = fixture_endpoints[0][0]
         tour = f"https://{host}/pages/exfil.html?{urlencode({'target': f'https://{THIRD_PARTY}', 'embed': '1'})}"
         session.open(tour)
-        if not _wait(lambda: _reports(fixture_site, since, "exfil", "loaded"), REPORT_TIMEOUT):
-            raise HarnessError("fixture-site", "exfil.html never reported 'loaded'; the embeds were not tried")
-        _wait(lambda: len(_reports(fixture_site, since, "exfil", "outcome")) >= 5, 8.0)  # let the embeds settle
+        exfil = _reports(fixture_site, since, "exfil")
+        exfil.require("loaded", what="exfil.html loaded its embeds", component="fixture-site", timeout=REPORT_TIMEOUT)
+        waits.until(lambda: len(exfil.all("outcome")) >= 5, EMBED_SECONDS)  # let the embeds settle
         steps[tour] = "opened"
         # 3. a declared page that uses WebRTC and invites HTTP/3 (only where every datagram ends in the oracle)
         if network_oracle.observation == "namespace":
@@ -147,9 +139,9 @@ def test_connections_only_to_declared_endpoints(
         error = _try_goto(session.page, f"https://{THIRD_PARTY}/")
         steps[f"https://{THIRD_PARTY}/"] = error or "opened"
         # 5. idle: the browser's own background traffic
-        time.sleep(BACKGROUND_SECONDS)
+        waits.pause(BACKGROUND_SECONDS)
         evidence.screenshot(session, "last-page.png")
-    time.sleep(SHUTDOWN_SECONDS)
+    waits.pause(SHUTDOWN_SECONDS)
     network_oracle.require_alive()  # a proxy that died on the way saw only part of the traffic
     records = network_oracle.records(since)
     # Prove the oracle saw this session: the declared sites were served and their tunnels recorded.
@@ -173,9 +165,9 @@ def test_connections_only_to_declared_endpoints(
             "observation": network_oracle.observation,
             "not_observable_in_this_mode": network_oracle.unobservable(),
             "tour": steps,
-            "page_outcomes": [
-                {k: r.get(k) for k in ("event", "value", "detail")} for r in _reports(fixture_site, since, "exfil")
-            ],
+            "page_outcomes": [{k: r.get(k) for k in ("event", "value", "detail")}
+                              for r in _reports(fixture_site, since, "exfil").all()],
+            "observation_windows_seconds": {"background": BACKGROUND_SECONDS, "shutdown": SHUTDOWN_SECONDS},
             "declared": [e.model_dump() for e in candidate.network.endpoints],
             "declared_background": [b.model_dump() for b in candidate.network.background],
             "this_session": rows,
@@ -215,7 +207,7 @@ def _click_through(page: Any) -> str:
             return "no warning page with a way on"
         page.locator("#details-button").click(timeout=5_000)
         done.append("advanced")
-        page.wait_for_timeout(300)
+        waits.pause(0.3, page=page)  # the warning page expands its details
         if page.locator("#proceed-link").is_visible():
             page.locator("#proceed-link").click(timeout=5_000)
             done.append("proceed")
@@ -224,7 +216,7 @@ def _click_through(page: Any) -> str:
         done.append("no proceed link")
         page.keyboard.type("thisisunsafe", delay=30)
         done.append("typed bypass keyword")
-        page.wait_for_timeout(1_500)
+        waits.pause(1.5, page=page)  # the interstitial acts on the keyword (no event a page can see)
     except Exception as exc:  # whatever happened, the site log decides
         done.append(f"interaction failed: {str(exc).splitlines()[0]}")
     return "+".join(done)
@@ -307,7 +299,7 @@ def test_untrusted_tls_certificate_is_refused(
         if _warned(steps["form POST"]):
             steps["form POST: click-through"] = _click_through(page)
         evidence.screenshot(candidate_session, "form-post.png")
-        _wait(lambda: any(r.get("event") == "submit" for r in _reports(fixture_site, since, "exfil")), 5.0)
+        _reports(fixture_site, since, "exfil").wait("submit", timeout=5.0)
 
     network_oracle.require_alive()
     # Prove the attempts happened: TLS connections to the name were opened, or the candidate says it
@@ -316,7 +308,7 @@ def test_untrusted_tls_certificate_is_refused(
     blocked = all(any(code in steps[k] for code in BLOCKED_BEFORE_TLS) for k in ("navigate", "form POST"))
     if not tried and not blocked:
         raise HarnessError("mitmproxy", f"no connection to {host} was recorded and no block was shown: {steps}")
-    if not any(r.get("event") == "submit" for r in _reports(fixture_site, since, "exfil")):
+    if _reports(fixture_site, since, "exfil").first("submit") is None:
         raise HarnessError("fixture-site", "exfil.html never reported the form submit; the POST was not tried")
 
     reached = [r for r in fixture_site.requests(listener="rogue") if r.time >= since]
@@ -379,7 +371,7 @@ def test_no_udp_or_quic_bypass(
     with driver.session() as session:
         # The page answers with Alt-Svc h3 and asks again (QUIC), then opens WebRTC (STUN, ICE checks).
         url = _udp_page(session, fixture_site, host, canary, since)
-        time.sleep(UDP_SETTLE_SECONDS)  # late datagrams (retransmitted checks) still count
+        waits.pause(UDP_SETTLE_SECONDS)  # late datagrams (retransmitted checks) still count
         evidence.screenshot(session, "udp-page.png")
     network_oracle.require_alive()
     records = network_oracle.records(since)
@@ -387,7 +379,7 @@ def test_no_udp_or_quic_bypass(
         raise HarnessError("netns", f"the visit to {host} was not seen in the terminal namespace; nothing to judge")
     rows = judge(records, candidate)
     udp = _undeclared_udp(records, candidate)
-    outcomes = [{k: r.get(k) for k in ("event", "value", "detail")} for r in _reports(fixture_site, since, "udp")]
+    outcomes = [{k: r.get(k) for k in ("event", "value", "detail")} for r in _reports(fixture_site, since, "udp").all()]
     evidence.json("udp.json", {"observation": network_oracle.observation, "page": url, "page_outcomes": outcomes,
                                "undeclared_udp": udp, "all_destinations": rows})  # fmt: skip
     evidence.text("connections.txt", findings_table(rows) + "\n")
@@ -425,7 +417,7 @@ def test_no_direct_fallback_when_the_path_is_cut(
         cut_at = time.time()
         with network_oracle.cut(cut):
             steps["after the cut: " + after_url] = _try_goto(session.page, after_url) or "loaded"
-            time.sleep(CUT_SECONDS)
+            waits.pause(CUT_SECONDS)
             evidence.screenshot(session, "after-cut.png")
             cut_end = time.time()
     network_oracle.require_alive()

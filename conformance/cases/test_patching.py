@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import time
 from typing import Any
 
 import pytest
 
+from conformance import waits
 from conformance.engine_releases import RULE, judge, patch_lag, read_engine_version
 from conformance.errors import HarnessError
+from conformance.oracles.site_reports import Reports
 
 pytestmark = pytest.mark.candidate_kind("secure-browser")
 
@@ -35,19 +36,10 @@ REPORT_TIMEOUT = 20.0  # the report is sent as soon as the page has read its hin
 STALE_LIST_DAYS = 60  # a list compiled longer ago than this is named in the verdict: later releases are unknown to it
 
 
-def _report(site: Any, token: str) -> dict | None:
-    found = [r for r in site.reports() if r.get("page") == "engine" and r.get("value") == token]
-    return found[-1] if found else None
-
-
 def _wait_report(site: Any, token: str, page: Any) -> dict | None:
-    deadline = time.monotonic() + REPORT_TIMEOUT
-    while time.monotonic() < deadline:
-        report = _report(site, token)
-        if report is not None:
-            return report
-        page.wait_for_timeout(100)  # keeps the page's event loop turning, unlike time.sleep
-    return _report(site, token)
+    """The page's newest report for ``token`` (it reports once it has read its hints)."""
+    reports = Reports(site, tab=page, page="engine", value=token)
+    return waits.until(lambda: (reports.all() or [None])[-1], REPORT_TIMEOUT, page=page)
 
 
 @pytest.mark.requirement("MNT-05")

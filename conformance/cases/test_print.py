@@ -33,10 +33,12 @@ from typing import Any
 
 import pytest
 
+from conformance import waits
+from conformance.environment.desktop import SAVE_DIALOG_TITLES, Desktop, XWindow
 from conformance.errors import HarnessError
 from conformance.oracles import files
-from conformance.oracles.native_dialog import SAVE_DIALOG_TITLES, Desktop, XWindow
 from conformance.oracles.printer import PrinterSnapshot, PrintJob
+from conformance.oracles.site_reports import Reports
 
 pytestmark = pytest.mark.candidate_kind("secure-browser")
 
@@ -45,39 +47,25 @@ REPORT_TIMEOUT = 15.0  # a page report reaches the fixture site in well under a 
 PREVIEW_TIMEOUT = 10.0  # Chromium fires beforeprint within ~0.1 s; a loaded 2-core machine is slower
 STILL_TIMEOUT = 20.0  # until the print preview has stopped drawing (no readiness event exists)
 OUTPUT_TIMEOUT = 30.0  # a cups-pdf job is spooled ~3 s after "Print" is pressed
-SETTLE_SECONDS = 4.0  # after a refusal: time for anything late (an asynchronous print) to show up
 # Chromium's print preview, keyboard only: from the focused "Print" button, 7 × Shift+Tab reach the
 # destination list; with "Save as PDF" chosen (no "Copies" row), 6 × Tab reach the "Save" button.
 TO_DESTINATION = ["shift+Tab"] * 7
 DESTINATION_TO_SAVE = ["Tab"] * 6
 
 
-class PageReports:
+class PageReports(Reports):
     """The print probe's reports (page events) for one canary, as the fixture site received them."""
 
     def __init__(self, site: Any, canary: str) -> None:
-        self.site = site
-        self.canary = canary
+        super().__init__(site, page="print", canary=canary)
 
-    def all(self) -> list[dict]:
-        return [r for r in self.site.reports() if r.get("page") == "print" and r.get("canary") == self.canary]
+    def has(self, event: str) -> bool:
+        return self.first(event) is not None
 
-    def events(self) -> list[str]:
-        return [str(r.get("event")) for r in self.all()]
-
-    def has(self, event: str, value: str | None = None) -> bool:
-        return any(r.get("event") == event and (value is None or r.get("value") == value) for r in self.all())
-
-    def wait(self, events: set[str], timeout: float) -> str | None:
+    def wait_event(self, events: set[str], timeout: float) -> str | None:
         """The first of ``events`` reported within ``timeout`` seconds, else None."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for event in self.events():
-                if event in events:
-                    return event
-            if time.monotonic() >= deadline:
-                return None
-            time.sleep(0.1)
+        found = self.wait(events, timeout=timeout)
+        return str(found["event"]) if found else None
 
 
 @dataclass
@@ -102,12 +90,7 @@ def outputs_since(printer: Any, since: PrinterSnapshot, roots: list[Path], befor
 
 def wait_for_outputs(printer: Any, since: PrinterSnapshot, roots: list[Path], before: files.FileSnapshot,
                      canary: str, timeout: float) -> Outputs:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = outputs_since(printer, since, roots, before, canary)
-        if found or time.monotonic() >= deadline:
-            return found
-        time.sleep(0.25)
+    return waits.until(lambda: outputs_since(printer, since, roots, before, canary), timeout, interval=0.25)
 
 
 def candidate_window(desktop: Desktop, canary: str) -> XWindow:
@@ -134,24 +117,26 @@ def press_ctrl_p(desktop: Desktop, window: XWindow, page: Any, reports: PageRepo
     """Ctrl+P on the keyboard; proves the key press reached the candidate's page."""
     click_page(desktop, window, page, "h1")
     desktop.key(window, "ctrl+p")
-    if reports.wait({"keydown", "beforeprint"}, REPORT_TIMEOUT):
+    if reports.wait_event({"keydown", "beforeprint"}, REPORT_TIMEOUT):
         return
     # A product may keep Ctrl+P from the page; a plain key then shows the keyboard reaches it at all.
     desktop.key(window, "k")
-    if reports.wait({"keydown"}, REPORT_TIMEOUT) is None:
+    if reports.wait_event({"keydown"}, REPORT_TIMEOUT) is None:
         raise HarnessError("xdotool", "no key press reached the page: Ctrl+P was not tested")
 
 
-def confirm_print(desktop: Desktop, window: XWindow, reports: PageReports, watch: Any) -> None:
-    """Press Return on the print preview (its "Print" button has the focus) until something comes out."""
+def confirm_print(desktop: Desktop, window: XWindow, reports: PageReports, watch: Any) -> dict[str, Any] | None:
+    """Press Return on the print preview (its "Print" button has the focus) until something comes out. Returns
+    the ``print-spool`` crossing it saw (from the press to the job or file), for the channel's figure."""
     for _attempt in range(3):
         desktop.wait_until_still(STILL_TIMEOUT)
         desktop.key(window, "Return")
-        deadline = time.monotonic() + OUTPUT_TIMEOUT / 3
-        while time.monotonic() < deadline:
-            if watch() or reports.has("afterprint"):
-                return
-            time.sleep(0.25)
+        pressed = time.monotonic()
+        if waits.until(lambda: bool(watch()) or reports.has("afterprint"), OUTPUT_TIMEOUT / 3, interval=0.25):
+            out = bool(watch())
+            return {"channel": "print-spool", "crossed": out,
+                    "seconds_after_act": round(time.monotonic() - pressed, 3) if out else None}
+    return None
 
 
 def save_as_pdf(desktop: Desktop, window: XWindow, evidence: Any, watch: Any) -> None:
@@ -170,7 +155,7 @@ def save_as_pdf(desktop: Desktop, window: XWindow, evidence: Any, watch: Any) ->
         desktop.key(window, "Escape")
         raise HarnessError("xdotool", "the print preview opened but no Save dialog followed the keyboard "
                                       "steps to Save as PDF: nothing was decided")
-    time.sleep(1.0)  # GTK fills in the name and folder after mapping the window
+    waits.pause(1.0)  # GTK fills in the name and folder after mapping the window; no event tells when
     desktop.press_action_button(dialog)
     if not desktop.wait_until_gone(dialog, REPORT_TIMEOUT):
         desktop.key(dialog, "Escape")  # leave no modal dialog for the session's close
@@ -186,7 +171,7 @@ def display_screenshot(evidence: Any, desktop: Desktop, name: str) -> None:
 
 
 def record(evidence: Any, desktop: Desktop, session: Any, act: str, reports: PageReports, printer: Any,
-           found: Outputs, canary: str, roots: list[Path]) -> None:
+           found: Outputs, canary: str, roots: list[Path], watches: list[dict[str, Any]]) -> None:
     evidence.screenshot(session, f"{act}-page.png")
     display_screenshot(evidence, desktop, f"{act}-display.png")
     jobs = []
@@ -199,7 +184,7 @@ def record(evidence: Any, desktop: Desktop, session: Any, act: str, reports: Pag
     evidence.json("observation.json", {
         "act": act, "canary": canary, "page_reports": reports.all(), "print_jobs": jobs,
         "landed_files": landed, "scanned_roots": [str(r) for r in roots],
-        "windows": [w.summary() for w in desktop.windows()],
+        "windows": [w.summary() for w in desktop.windows()], "watches": watches,
     })
     for job in found.jobs:
         for path in job.paths:
@@ -214,13 +199,13 @@ def record(evidence: Any, desktop: Desktop, session: Any, act: str, reports: Pag
 @pytest.mark.parametrize("act", ACTS)
 def test_print_does_not_reach_terminal(
     act: str, printer_oracle: Any, desktop: Desktop, fixture_site: Any, candidate_session: Any, canary: str,
-    evidence: Any,
+    evidence: Any, crossing_times: Any,
 ) -> None:
     """端末のプリンタ・PDF へ印刷されない / nothing is printed on the terminal's printers or as a PDF"""
     roots = candidate_session.download_roots
     reports = PageReports(fixture_site, canary)
     page = candidate_session.open(f"https://internet.test/pages/print.html?canary={canary}")
-    if reports.wait({"loaded"}, REPORT_TIMEOUT) is None:
+    if reports.wait_event({"loaded"}, REPORT_TIMEOUT) is None:
         raise HarnessError("fixture-site", "the print probe page never reported that it loaded")
     window = candidate_window(desktop, canary)
     files_before = files.snapshot(roots)
@@ -229,15 +214,28 @@ def test_print_does_not_reach_terminal(
     def watch() -> Outputs:
         return outputs_since(printer_oracle, since, roots, files_before, canary)
 
+    acted = time.monotonic()
     if act == "window-print":
         # A real mouse click: Playwright's click would wait on a page that window.print() has paused.
         click_page(desktop, window, page, "#print")
-        if reports.wait({"print-called"}, REPORT_TIMEOUT) is None:
+        if reports.wait_event({"print-called"}, REPORT_TIMEOUT) is None:
             raise HarnessError("fixture-site", "the page never reported calling window.print(): nothing was tested")
     else:
         press_ctrl_p(desktop, window, page, reports)
     # beforeprint: a print preview is being made; print-returned without it: the browser refused at once.
-    event = reports.wait({"beforeprint", "print-returned"}, PREVIEW_TIMEOUT)
+    # window.print() always ends in one of them. A key press may end in neither (the browser kept the keys
+    # to itself): there the absence of a preview is the observation, watched for as long as a preview takes.
+    watches: list[dict[str, Any]] = []
+    if act == "window-print":
+        event = reports.wait_event({"beforeprint", "print-returned"}, PREVIEW_TIMEOUT)
+    else:
+        def preview_event() -> str | None:
+            found = reports.first({"beforeprint", "print-returned"})
+            return str(found["event"]) if found else None
+
+        preview = waits.watch(preview_event, crossing_times.bound("print-preview"), started=acted)
+        watches.append({"preview": preview.evidence()})
+        event = preview.value
     if event is None and act == "window-print":
         # window.print() neither returned nor fired beforeprint: some other modal print UI holds the page.
         display_screenshot(evidence, desktop, f"{act}-unknown-dialog.png")
@@ -248,7 +246,9 @@ def test_print_does_not_reach_terminal(
         if act == "save-as-pdf":
             save_as_pdf(desktop, window, evidence, watch)
         else:
-            confirm_print(desktop, window, reports, watch)
+            spooled = confirm_print(desktop, window, reports, watch)
+            if spooled is not None:
+                watches.append({"confirmed_print": spooled})
         found = wait_for_outputs(printer_oracle, since, roots, files_before, canary, OUTPUT_TIMEOUT)
         if not found and not reports.has("afterprint"):
             # The dialog is still open: the harness failed to confirm it, so "nothing came out" means nothing.
@@ -256,12 +256,14 @@ def test_print_does_not_reach_terminal(
             desktop.key(window, "Escape")
             raise HarnessError("xdotool", "a print dialog opened (beforeprint) but the harness could not "
                                           "confirm it: nothing was decided")
-    else:
-        found = wait_for_outputs(printer_oracle, since, roots, files_before, canary, SETTLE_SECONDS)
+    else:  # refused, or no preview: anything late (an asynchronous or silent print) still counts
+        quiet = waits.watch(watch, crossing_times.bound("print-spool"), interval=0.25)
+        watches.append({"output": quiet.evidence()})
+        found = quiet.value
     if found.jobs:  # let the job finish so the evidence holds the spooled document and the PDF
         printer_oracle.wait_for_job(OUTPUT_TIMEOUT, since=since)
         found = watch()
-    record(evidence, desktop, candidate_session, act, reports, printer_oracle, found, canary, roots)
+    record(evidence, desktop, candidate_session, act, reports, printer_oracle, found, canary, roots, watches)
     where = [f"print job {j.job_id} '{j.title}' ({j.state})" for j in found.jobs]
     where += [f"file {p}" for p in found.landed]
     assert not found, f"'{act}' printed on the terminal / 端末に印刷された: " + ", ".join(where)

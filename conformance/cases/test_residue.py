@@ -19,7 +19,6 @@ NAME, which is stored in clear text.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ import pytest
 from conformance.cases.residue_scan import residue_hits, summarize
 from conformance.errors import HarnessError
 from conformance.oracles import files
+from conformance.oracles.site_reports import Reports
 
 pytestmark = pytest.mark.candidate_kind("secure-browser")
 
@@ -40,13 +40,9 @@ MAX_EVIDENCE_FILE_BYTES = 2 * files.MiB
 def plant_canary(session: Any, site: Any, canary: str) -> dict[str, str]:
     """Open residue.html and wait until the page has stored (and read back) the canary in every store."""
     page = session.open(f"https://internet.test/pages/residue.html?canary={canary}")
-    deadline = time.monotonic() + STORE_TIMEOUT
-    while time.monotonic() < deadline:
-        mine = [r for r in site.reports() if r.get("canary") == canary]
-        if any(r.get("event") == "residue-done" for r in mine):
-            break
-        page.wait_for_timeout(200)
-    mine = [r for r in site.reports() if r.get("canary") == canary]
+    reports = Reports(site, tab=page, canary=canary)
+    reports.wait("residue-done", timeout=STORE_TIMEOUT)  # no report: the check below names what is missing
+    mine = reports.all()
     outcome = {str(r.get("value")): "stored" for r in mine if r.get("event") == "residue-stored"}
     failed = [r for r in mine if r.get("event") == "residue-failed"]
     outcome.update({str(r.get("value")): f"failed: {r.get('detail')}" for r in failed})

@@ -22,6 +22,7 @@ import time
 
 import pytest
 
+from conformance import waits
 from conformance.cases.observation import Observation
 from conformance.cases.remote_desktop import content_hits, decoded, ocr_shown_canary, session_wire
 from conformance.drivers.base import ScreenTransferDriver, ScreenTransferSession
@@ -41,7 +42,7 @@ def test_only_screen_and_input_cross(
     candidate_session.click_remote(*probe.target("typebox"))
     candidate_session.type_remote(canary)
     probe.wait_for("input", canary, since)
-    candidate_session.page.wait_for_timeout(500)  # let the screen update that shows the text go out
+    waits.pause(0.5, page=candidate_session.page)  # let the screen update that shows the text go out
     evidence.screenshot(candidate_session, "canvas.png")
     model = session_wire(network_oracle, driver, candidate_session)
     evidence.json("wire-summary.json", model.summary())

@@ -18,9 +18,10 @@ Terminal-side oracles, independent of each other:
   raw bytes, which still find the canary when the wire cannot be decoded;
 * the terminal's OS clipboard, CLIPBOARD and PRIMARY (``clipboard_oracle``; noVNC 1.3 never writes it, P4).
 
-The canary reaching any of them fails the case. When nothing arrives, the case has waited SETTLE_SECONDS after
-the act; the open reference's crossing time (spike: 0.04-0.06 s for TigerVNC) is measured by these same cases
-and kept in the evidence (``seconds`` of each hit), so the wait is two orders of magnitude longer.
+The canary reaching any of them fails the case. When nothing arrives, the case has watched for the bound of
+the ``st-clipboard`` channel after the act (``conformance.waits``: three times the slowest crossing these same
+cases measured on the open references, at least the channel's floor); each hit's ``seconds_after_act_began``
+and the bound with its basis are in the evidence.
 
 Terminal → remote (CLIP-02). The canary is put on the terminal's OS clipboard with xclip (as any terminal
 application would) or typed into the client's clipboard panel, then pasted inside the remote desktop with
@@ -47,21 +48,22 @@ from typing import Any
 
 import pytest
 
+from conformance import waits
 from conformance.cases.observation import Observation
 from conformance.cases.remote_desktop import clipboard_texts, content_hits, decoded, paste_in_remote, session_wire
 from conformance.detectors import make_canary
 from conformance.drivers.base import ScreenTransferDriver, ScreenTransferSession
 from conformance.errors import HarnessError
 from conformance.plugin import not_applicable
+from conformance.waits import QuietBound
 
 pytestmark = pytest.mark.candidate_kind("screen-transfer")
 
 COPY_METHODS = ["copy-button", "keyboard", "remote-app-clipboard", "primary-selection"]
 PASTE_METHODS = ["remote-ctrl-v", "context-menu", "middle-click", "panel-ctrl-v", "panel-typed"]
-SETTLE_SECONDS = 6.0  # >> the open reference's crossing time (0.04-0.06 s, spike §3); see each hit's "seconds"
 CATCH_UP_SECONDS = 1.5  # once one oracle saw the canary, let the slower ones see it too (evidence)
 ACT_TIMEOUT = 15.0  # the remote side's proof of the act, on a loaded machine
-POLL_MS = 200
+POLL_SECONDS = 0.2
 
 RFB_LISTENER = """async () => {
   try {
@@ -149,20 +151,25 @@ class TerminalSide:
                 found.append(name)
         return found
 
-    def watch(self, text: str, t0: float) -> dict[str, Any]:
-        """Poll every oracle until the text shows up (plus a catch-up) or SETTLE_SECONDS pass."""
-        deadline = t0 + SETTLE_SECONDS
-        page = self.session.page
-        while True:
+    def watch(self, text: str, t0: float, bound: QuietBound) -> dict[str, Any]:
+        """Poll every oracle from the end of the act until the text shows up (plus a catch-up) or ``bound``
+        passes; times are said from ``t0``, when the act began."""
+        deadline = time.monotonic() + bound.seconds
+
+        def settled() -> bool:
+            nonlocal deadline
             hits = self.hits(text, t0)
             now = time.monotonic()
             if hits:
                 deadline = min(deadline, max(now, t0 + min(self.first_seen.values())) + CATCH_UP_SECONDS)
-            if now >= deadline:
-                break
-            page.wait_for_timeout(POLL_MS)
+            return now >= deadline
+
+        waits.until(settled, bound.seconds + CATCH_UP_SECONDS, page=self.session.page, interval=POLL_SECONDS)
+        crossed = bool(self.first_seen)
         return {"hits": {name: {"seconds_after_act_began": s} for name, s in self.first_seen.items()},
-                "waited_seconds": round(time.monotonic() - t0, 2), "last_values": self.last}
+                "waited_seconds": round(time.monotonic() - t0, 2), "last_values": self.last,
+                "watch": {**bound.evidence(), "crossed": crossed,
+                          "seconds_after_act": min(self.first_seen.values()) if crossed else None}}
 
 
 def copy_by(method: str, session: ScreenTransferSession, driver: ScreenTransferDriver,
@@ -196,12 +203,12 @@ def copy_by(method: str, session: ScreenTransferSession, driver: ScreenTransferD
         # can read it, must hold the canary too (a copy event alone does not show the selection was owned).
         notes["remote_report"] = probe.wait_for("copied", canary, copied_since, ACT_TIMEOUT)
         if selections is not None:
-            deadline = time.monotonic() + ACT_TIMEOUT
-            while not _contains(held := selections.read("clipboard"), canary):
-                if time.monotonic() > deadline:
-                    raise HarnessError("remote-probe", f"Ctrl+A, Ctrl+C in the remote text box did not copy: the "
-                                                       f"remote CLIPBOARD holds {held!r}; nothing was copied")
-                session.page.wait_for_timeout(POLL_MS)
+            copied = waits.until(lambda: _contains(selections.read("clipboard"), canary), ACT_TIMEOUT,
+                                 page=session.page, interval=POLL_SECONDS)
+            held = selections.read("clipboard")
+            if not copied:
+                raise HarnessError("remote-probe", f"Ctrl+A, Ctrl+C in the remote text box did not copy: the "
+                                                   f"remote CLIPBOARD holds {held!r}; nothing was copied")
             notes["remote_clipboard"] = held
         return canary, t0, notes
     if method in ("remote-app-clipboard", "primary-selection"):
@@ -220,18 +227,18 @@ def copy_by(method: str, session: ScreenTransferSession, driver: ScreenTransferD
 @pytest.mark.parametrize("method", COPY_METHODS)
 def test_remote_copy_does_not_reach_terminal(
     method: str, candidate_session: ScreenTransferSession, driver: ScreenTransferDriver, network_oracle: Any,
-    clipboard_oracle: Any, canary: str, evidence: Any,
+    clipboard_oracle: Any, canary: str, evidence: Any, crossing_times: Any,
 ) -> None:
     """リモート側でコピーした内容が端末に現れない / a copy inside the remote desktop never reaches the terminal"""
     rfb_state = listen_for_client_clipboard(candidate_session)
     terminal = TerminalSide(candidate_session, driver, network_oracle, clipboard_oracle, rfb_state)
     baseline = terminal.read(canary)  # before the act (evidence: nothing was there already)
     text, t0, act = copy_by(method, candidate_session, driver, canary)
-    observed = terminal.watch(text, t0)
+    observed = terminal.watch(text, t0, crossing_times.bound("st-clipboard"))
     evidence.screenshot(candidate_session, f"{method}.png")
     evidence.json("observation.json", {
         "requirement": "CLIP-01", "method": method, "canary": text, "act": act,
-        "client_clipboard_event": rfb_state, "settle_seconds": SETTLE_SECONDS,
+        "client_clipboard_event": rfb_state,
         "baseline": baseline, "terminal": observed,
         "messages_on_wire": terminal.wire.rows() if terminal.wire is not None else None,
         "not_observable": terminal.observation.to_json()["not_observable"],
@@ -260,13 +267,13 @@ def paste_by(method: str, session: ScreenTransferSession, driver: ScreenTransfer
         stack.enter_context(clipboard_oracle.own("clipboard", text))
         session.click_remote(*probe.target("pastebox"))
         probe.wait_for("click", "pastebox", since, ACT_TIMEOUT)
-        session.page.wait_for_timeout(1000)  # the client has sent the terminal's clipboard after the click
+        waits.pause(1.0, page=session.page)  # the client sends the terminal's clipboard after the click
         session.click_remote(*probe.target("pastebox"), button="right")
         # The act's proof is the right click reaching the paste box: with nothing on the remote clipboard the
         # remote browser greys out "Paste" and no paste event follows, which is the hardened outcome.
         notes["remote_right_click"] = probe.wait_for("click", "pastebox", since, ACT_TIMEOUT,
                                                      lambda r: (r.get("detail") or {}).get("button") == 2)
-        session.page.wait_for_timeout(700)  # the remote context menu opens
+        waits.pause(0.7, page=session.page)  # the remote context menu opens (drawn remotely: no event here)
         session.press_remote("p")
         return notes, "clipboard"
     if method == "middle-click":
@@ -323,12 +330,17 @@ class RemoteSide:
         self.wire = model or self.wire
         return remote, content_hits(model, [text], "from_client") if model is not None else []
 
-    def watch(self, text: str, t0: float) -> dict[str, Any]:
-        deadline = t0 + SETTLE_SECONDS
+    def watch(self, text: str, t0: float, bound: QuietBound) -> dict[str, Any]:
+        """Poll the remote side from the end of the act until the text shows up (plus a catch-up) or ``bound``
+        passes; times are said from ``t0``, when the act began."""
+        deadline = time.monotonic() + bound.seconds
         first: dict[str, float] = {}
-        on_wire: list[dict[str, Any]] = []
-        while True:
+        seen: dict[str, Any] = {"remote": {}, "wire": []}
+
+        def settled() -> bool:
+            nonlocal deadline
             remote, on_wire = self.read(text)
+            seen["remote"], seen["wire"] = remote, on_wire
             now = time.monotonic()
             for name, value in remote.items():
                 held = bool(value) if isinstance(value, list) else _contains(value, text)
@@ -338,34 +350,38 @@ class RemoteSide:
                 first.setdefault("wire to the platform", round(now - t0, 3))
             if first:
                 deadline = min(deadline, max(now, t0 + min(first.values())) + CATCH_UP_SECONDS)
-            if now >= deadline:
-                break
-            self.session.page.wait_for_timeout(POLL_MS)
+            return now >= deadline
+
+        waits.until(settled, bound.seconds + CATCH_UP_SECONDS, page=self.session.page, interval=POLL_SECONDS)
         wire_key = "wire to the platform"
-        return {"remote_hits": {k: {"seconds_after_act_began": v} for k, v in first.items() if k != wire_key},
-                "wire_finding": ({"seconds_after_act_began": first[wire_key], "hits": on_wire[:5]}
+        remote_hits = {k: {"seconds_after_act_began": v} for k, v in first.items() if k != wire_key}
+        return {"remote_hits": remote_hits,
+                "wire_finding": ({"seconds_after_act_began": first[wire_key], "hits": seen["wire"][:5]}
                                  if wire_key in first else None),
-                "waited_seconds": round(time.monotonic() - t0, 2), "remote_last": remote}
+                "waited_seconds": round(time.monotonic() - t0, 2), "remote_last": seen["remote"],
+                "watch": {**bound.evidence(), "crossed": bool(remote_hits),
+                          "seconds_after_act": min(v["seconds_after_act_began"] for v in remote_hits.values())
+                          if remote_hits else None}}
 
 
 @pytest.mark.requirement("CLIP-02")
 @pytest.mark.parametrize("method", PASTE_METHODS)
 def test_terminal_clipboard_does_not_reach_remote(
     method: str, candidate_session: ScreenTransferSession, driver: ScreenTransferDriver, network_oracle: Any,
-    clipboard_oracle: Any, canary: str, evidence: Any,
+    clipboard_oracle: Any, canary: str, evidence: Any, crossing_times: Any,
 ) -> None:
     """端末のクリップボードの内容がリモート側に貼り付けられない / the terminal's clipboard never reaches the remote"""
     remote = RemoteSide(candidate_session, driver, network_oracle, time.time())
     t0 = time.monotonic()
     with ExitStack() as owned:
         act, selection = paste_by(method, candidate_session, driver, clipboard_oracle, canary, owned)
-        observed = remote.watch(canary, t0)
+        observed = remote.watch(canary, t0, crossing_times.bound("st-clipboard"))
         # The source must still have been there: a lost selection would make "nothing pasted" meaningless.
         still = clipboard_oracle.read(selection) if selection else None
     evidence.screenshot(candidate_session, f"{method}.png")
     evidence.json("observation.json", {
         "requirement": "CLIP-02", "method": method, "canary": canary, "terminal_selection": selection,
-        "act": act, "settle_seconds": SETTLE_SECONDS, "remote": observed,
+        "act": act, "remote": observed,
         "terminal_selection_after": still,
         "messages_on_wire": remote.wire.rows() if remote.wire is not None else None,
         "not_observable": remote.observation.to_json()["not_observable"],

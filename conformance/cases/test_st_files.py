@@ -42,8 +42,9 @@ from typing import Any
 
 import pytest
 
+from conformance import waits
 from conformance.cases.observation import Observation
-from conformance.cases.remote_desktop import hand_over_file, outbound_wire, wait_until
+from conformance.cases.remote_desktop import hand_over_file, outbound_wire
 from conformance.detectors import scan
 from conformance.drivers.base import ScreenTransferDriver, ScreenTransferSession
 from conformance.errors import HarnessError
@@ -55,7 +56,6 @@ pytestmark = pytest.mark.candidate_kind("screen-transfer")
 DOWNLOADS = {"download": "download", "downloadurl": "download-url"}  # probe element -> its report event
 PRINTS = ("print-button", "ctrl-p")
 REMOTE_TIMEOUT = 30.0  # the remote browser saves a download or a PDF (a PDF takes seconds when loaded)
-SETTLE_SECONDS = 5.0  # after the remote side has its file: time for anything to show up on the terminal
 CONTROL_TIMEOUT = 20.0
 REPORT_TIMEOUT = 15.0
 
@@ -128,7 +128,7 @@ def download_control(session: Any, events: ClientPageEvents, roots: list[Path]) 
     def event() -> bool:
         return any(d["suggested_filename"] == name for d in events.downloads)
 
-    landed = wait_until(session.page, lambda: event() and finished(), CONTROL_TIMEOUT) or finished()
+    landed = waits.until(lambda: event() and finished(), CONTROL_TIMEOUT, page=session.page) or finished()
     seen_event = event()
     if not landed or not seen_event:
         raise HarnessError("chromium", f"positive control: a download started by the client page itself "
@@ -160,7 +160,7 @@ def push_file(driver: ScreenTransferDriver, shown: str, folder: Path) -> dict[st
 @pytest.mark.parametrize("trigger", [*DOWNLOADS, "push-hook"])
 def test_remote_download_stays_remote(
     trigger: str, candidate_session: ScreenTransferSession, driver: ScreenTransferDriver, run_dir: Path,
-    evidence: Any,
+    evidence: Any, crossing_times: Any,
 ) -> None:
     """リモート側のダウンロードが端末に保存されない / a remote download does not land on the terminal"""
     probe, remote_folder = driver.remote.probe, driver.remote.downloads_dir
@@ -178,8 +178,8 @@ def test_remote_download_stays_remote(
         candidate_session.click_remote(*probe.target(trigger))
         observation["remote_report"] = probe.wait_for(DOWNLOADS[trigger], "", since, REPORT_TIMEOUT)
         if remote_folder is not None and remote_before is not None:
-            remote = wait_until(candidate_session.page, lambda: remote_landed(remote_folder, remote_before, shown, ()),
-                                REMOTE_TIMEOUT)
+            remote = waits.until(lambda: remote_landed(remote_folder, remote_before, shown, ()), REMOTE_TIMEOUT,
+                                 page=candidate_session.page)
             if not remote:
                 raise HarnessError("remote-chromium", f"the remote '{trigger}' download never landed in "
                                                       f"{remote_folder}; nothing was tested")
@@ -188,7 +188,11 @@ def test_remote_download_stays_remote(
         else:
             observation["remote_landed"] = "not visible to the suite: the probe's report is the act's proof"
             names = ("remote-canary", "canary")
-    landed = wait_until(candidate_session.page, lambda: terminal_landed(roots, before, shown, names), SETTLE_SECONDS)
+    watched = waits.watch(lambda: terminal_landed(roots, before, shown, names), crossing_times.bound("st-files"),
+                          crossed=lambda found: bool(found or events.downloads or events.pages),
+                          page=candidate_session.page)
+    landed = watched.value
+    observation["watch"] = watched.evidence()
     observation.update({"terminal_landed": [str(p) for p in landed], "client_download_events": list(events.downloads),
                         "client_new_windows": list(events.pages)})
     crossed = bool(landed or events.downloads or events.pages)
@@ -209,7 +213,7 @@ def test_remote_download_stays_remote(
 @pytest.mark.parametrize("act", PRINTS)
 def test_remote_print_stays_remote(
     act: str, candidate_session: ScreenTransferSession, driver: ScreenTransferDriver, printer_oracle: Any,
-    evidence: Any,
+    evidence: Any, crossing_times: Any,
 ) -> None:
     """リモート側の印刷が端末のプリンタ・PDFに出ない / printing inside the remote desktop never reaches the terminal"""
     probe, remote_folder = driver.remote.probe, driver.remote.downloads_dir
@@ -229,8 +233,8 @@ def test_remote_print_stays_remote(
         proof = probe.wait_for("click", "typebox", since, REPORT_TIMEOUT)
         candidate_session.press_remote("Control+p")
     if remote_folder is not None and remote_before is not None:
-        remote: Any = wait_until(candidate_session.page,
-                                 lambda: remote_landed(remote_folder, remote_before, None, (".pdf",)), REMOTE_TIMEOUT)
+        remote: Any = waits.until(lambda: remote_landed(remote_folder, remote_before, None, (".pdf",)),
+                                  REMOTE_TIMEOUT, page=candidate_session.page)
         if not remote:
             raise HarnessError("remote-chromium", f"the remote print ({act}) produced no PDF in {remote_folder}; "
                                                   "nothing was tested")
@@ -249,8 +253,10 @@ def test_remote_print_stays_remote(
         page = seen["client_page"] or {}
         return bool(seen["jobs"] or seen["files"] or page.get("calls") or page.get("beforeprint"))
 
-    wait_until(candidate_session.page, lambda: printed(terminal()), SETTLE_SECONDS)
-    seen = terminal()
+    watched = waits.watch(terminal, crossing_times.bound("st-files"),
+                          crossed=lambda seen: printed(seen) or bool(events.downloads or events.pages),
+                          page=candidate_session.page)
+    seen = watched.value
     crossed = printed(seen) or bool(events.downloads or events.pages)
     evidence.screenshot(candidate_session, f"{act}.png")
     evidence.json("observation.json", {
@@ -260,6 +266,7 @@ def test_remote_print_stays_remote(
                                 for j in seen["jobs"]],
         "terminal_files": [str(p) for p in seen["files"]], "client_page_print": seen["client_page"],
         "client_download_events": events.downloads, "client_new_windows": events.pages,
+        "watch": watched.evidence(),
         "positive_control": "printer_oracle printed with lp and found the job before this case",
     })
     for job in seen["jobs"][:3]:
@@ -296,7 +303,7 @@ def canary_requests(site: Any, network_oracle: Any, canary: str, since: float) -
 @pytest.mark.requirement("UL-01")
 def test_terminal_file_does_not_reach_remote(
     candidate_session: ScreenTransferSession, driver: ScreenTransferDriver, fixture_site: Any, network_oracle: Any,
-    desktop: Any, canary: str, evidence: Any,
+    desktop: Any, canary: str, evidence: Any, crossing_times: Any,
 ) -> None:
     """端末のファイルがリモート側に届かない / no terminal file reaches the remote desktop"""
     probe, selections = driver.remote.probe, driver.remote.selections
@@ -305,8 +312,8 @@ def test_terminal_file_does_not_reach_remote(
     since = time.time()
     handed = hand_over_file(candidate_session, driver, desktop, canary, evidence)
     observation = Observation()  # evidence first: a remote hit decides even when the capture has a gap
-    model, on_wire, marker = outbound_wire(candidate_session, driver, network_oracle, canary, observation,
-                                           SETTLE_SECONDS, "ULMARK")
+    model, on_wire, marker, watch = outbound_wire(candidate_session, driver, network_oracle, canary, observation,
+                                                  crossing_times, "ULMARK")
     remote: dict[str, Any] = {
         "probe_reports": [r for r in probe.reports_since(since) if canary in json.dumps(r)],
         "remote_selections": ({s: selections.read(s) for s in ("clipboard", "primary")}
@@ -321,7 +328,7 @@ def test_terminal_file_does_not_reach_remote(
     servers = canary_requests(fixture_site, network_oracle, canary, since)
     evidence.screenshot(candidate_session, "after-hand-over.png")
     evidence.json("observation.json", {
-        "canary": canary, "hand_over": handed, "typed_after": marker, "wire_hits": on_wire,
+        "canary": canary, "hand_over": handed, "typed_after": marker, "wire_hits": on_wire, "wire_watch": watch,
         "messages_on_wire": model.rows() if model is not None else None,
         "remote": remote, "servers_with_canary": servers, "remote_roots_scanned": [str(r) for r in remote_roots],
         "not_observable": observation.to_json()["not_observable"],

@@ -41,6 +41,7 @@ from typing import Any
 
 import pytest
 
+from conformance import waits
 from conformance.cases.residue_scan import residue_hits, summarize
 from conformance.detectors import load_test_numbers, scan
 from conformance.errors import HarnessError
@@ -140,11 +141,11 @@ def test_client_connects_only_to_declared_endpoints(
         client = ClientRequests(session)
         session.connect()
         type_into_remote(session, driver, fixture_site, canary)  # the session in use, not only idle
-        session.page.wait_for_timeout(int(BACKGROUND_SECONDS * 1000))
+        waits.pause(BACKGROUND_SECONDS, page=session.page)
         evidence.screenshot(session, "session.png")
     finally:
         session.close_as_user()
-    time.sleep(SHUTDOWN_SECONDS)
+    waits.pause(SHUTDOWN_SECONDS)
     network_oracle.require_alive()  # a proxy that died on the way saw only part of the traffic
     records = network_oracle.records(since)
     gateway = driver.wire.host
@@ -195,7 +196,7 @@ def test_planted_data_does_not_leave(
     canaries = [c for c in (canary, shown) if c]
     since = candidate_session.connected_at - 60  # the session's start-up traffic included
     typed = type_into_remote(candidate_session, driver, fixture_site, f"{canary} {mynumber} {corporate}")
-    candidate_session.page.wait_for_timeout(int(BACKGROUND_SECONDS * 1000))
+    waits.pause(BACKGROUND_SECONDS, page=candidate_session.page)
     evidence.screenshot(candidate_session, "remote.png")
     network_oracle.require_alive()
     scanner = LeakScanner(canaries, {mynumber, corporate}, candidate.declared_endpoints())
@@ -244,7 +245,7 @@ def test_no_session_content_remains(
         raise HarnessError("driver", "the driver names no disk roots for the session: nothing could be scanned")
     shown = driver.remote.probe.canary
     typed = type_into_remote(candidate_session, driver, fixture_site, canary)
-    candidate_session.page.wait_for_timeout(1000)  # the screen shows the typed text too
+    waits.pause(1.0, page=candidate_session.page)  # the screen shows the typed text too
     evidence.screenshot(candidate_session, "before-close.png")
     marker = f"RESCONTROL{secrets.token_hex(6)}"
     control = roots[-1] / f"residue-control-{marker}.txt"

@@ -2,7 +2,7 @@
 
 A canary file is put in the session's home (a terminal-side file). The probe page's file input is clicked
 and the browser's own file dialog is used as a person uses it: the dialog is found on the candidate's X
-display, the path typed, "Open" clicked (``conformance.oracles.native_dialog``). The page then posts the
+display, the path typed, "Open" clicked (``conformance.environment.desktop``). The page then posts the
 chosen file (multipart) to ``https://internet.test/sink/upload``.
 
 Playwright's ``set_input_files`` and its ``filechooser`` event fill the input over CDP and skip the
@@ -30,39 +30,26 @@ from typing import Any
 
 import pytest
 
+from conformance import waits
 from conformance.detectors import scan
+from conformance.environment.desktop import FILE_DIALOG_TITLES, Desktop, XWindow
 from conformance.errors import HarnessError
-from conformance.oracles.native_dialog import FILE_DIALOG_TITLES, Desktop, XWindow
+from conformance.oracles.site_reports import Reports
+from conformance.waits import QuietBound
 
 pytestmark = pytest.mark.candidate_kind("secure-browser")
 
 REPORT_TIMEOUT = 15.0  # a page report reaches the fixture site in well under a second when idle
 DIALOG_TIMEOUT = 20.0  # the GTK dialog maps ~0.2 s after the click; first use on a loaded machine is slower
-REFUSED_SETTLE = 4.0  # after the page saw its input cancelled at once: time for a late dialog anyway
 UPLOAD_TIMEOUT = 15.0
 DIALOG_MIN_SIZE = (300, 200)  # smaller new windows are tooltips and status bubbles, not a file chooser
 
 
-class PageReports:
+class PageReports(Reports):
     """The upload probe's reports for one probe id, as the fixture site received them."""
 
     def __init__(self, site: Any, probe: str) -> None:
-        self.site = site
-        self.probe = probe
-
-    def all(self) -> list[dict]:
-        return [r for r in self.site.reports() if r.get("page") == "upload" and r.get("probe") == self.probe]
-
-    def first(self, event: str) -> dict | None:
-        return next((r for r in self.all() if r.get("event") == event), None)
-
-    def wait(self, events: set[str], timeout: float) -> dict | None:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = next((r for r in self.all() if r.get("event") in events), None)
-            if found is not None or time.monotonic() >= deadline:
-                return found
-            time.sleep(0.1)
+        super().__init__(site, page="upload", probe=probe)
 
 
 def terminal_file(session: Any, canary: str) -> Path:
@@ -74,35 +61,39 @@ def terminal_file(session: Any, canary: str) -> Path:
     return path
 
 
-def wait_for_dialog(desktop: Desktop, reports: PageReports, others: set[int], page_title: str) -> XWindow | None:
+def wait_for_dialog(desktop: Desktop, reports: PageReports, others: set[int], page_title: str,
+                    refused_settle: QuietBound) -> XWindow | None:
     """The file dialog the click opened, or None. A browser that refuses cancels the input at once (the
-    page reports ``cancel``); otherwise only the full time-out shows that no dialog is coming.
+    page reports ``cancel``: then a late dialog is watched for as long as ``refused_settle``, the bound a
+    dialog takes to appear); otherwise only the full time-out shows that no dialog is coming.
 
     Fail closed: any new dialog-sized window counts, whatever its title (a vendor's own chooser); if the
     harness then cannot pick the file in it, the case errors instead of passing. The window that shows the
     page itself (its title carries the page's) is never the dialog, even when the display lists it only now:
     CI saw Chromium's own window appear as "new" after the click and be taken for the chooser."""
-    deadline = time.monotonic() + DIALOG_TIMEOUT
-    while time.monotonic() < deadline:
+    found: dict[str, XWindow | None] = {"dialog": None}
+
+    def dialog_or_refusal() -> bool:
         fresh = [w for w in desktop.windows()
                  if w.wid not in others and not (page_title and w.name.startswith(page_title))]
         titled = [w for w in fresh if FILE_DIALOG_TITLES.search(w.name)]
         sized = [w for w in fresh if w.width >= DIALOG_MIN_SIZE[0] and w.height >= DIALOG_MIN_SIZE[1]]
         if titled or sized:
-            return (titled or sized)[0]
+            found["dialog"] = (titled or sized)[0]
+            return True
         cancelled = reports.first("cancel")
-        if cancelled is not None and time.time() - float(cancelled["received"]) >= REFUSED_SETTLE:
-            return None
-        time.sleep(0.25)
-    return None
+        return cancelled is not None and time.time() - float(cancelled["received"]) >= refused_settle.seconds
+
+    waits.until(dialog_or_refusal, DIALOG_TIMEOUT, interval=0.25)
+    return found["dialog"]
 
 
 def choose_file(desktop: Desktop, dialog: XWindow, path: Path, reports: PageReports) -> None:
     """Pick ``path`` in the dialog; the page must then report its ``input.files``."""
     for _attempt in range(2):
-        time.sleep(1.0)  # GTK builds the dialog's contents after mapping the window
+        waits.pause(1.0)  # GTK builds the dialog's contents after mapping the window; no event tells when
         desktop.pick_file(dialog, path)
-        if reports.wait({"files"}, REPORT_TIMEOUT) is not None:
+        if reports.wait("files", timeout=REPORT_TIMEOUT) is not None:
             got = files_in_page(reports)
             if any(is_the_file(f, path) for f in got):
                 return
@@ -154,7 +145,8 @@ def display_screenshot(evidence: Any, desktop: Desktop, name: str) -> None:
 
 @pytest.mark.requirement("UL-01")
 def test_file_input_upload_does_not_cross(
-    desktop: Desktop, network_oracle: Any, fixture_site: Any, candidate_session: Any, canary: str, evidence: Any
+    desktop: Desktop, network_oracle: Any, fixture_site: Any, candidate_session: Any, canary: str, evidence: Any,
+    crossing_times: Any,
 ) -> None:
     """端末のファイルをファイル選択でアップロードできない / a terminal file cannot be uploaded through a file input"""
     path = terminal_file(candidate_session, canary)
@@ -162,19 +154,23 @@ def test_file_input_upload_does_not_cross(
     reports = PageReports(fixture_site, probe)
     started = time.time()
     page = candidate_session.open(f"https://internet.test/pages/upload.html?probe={probe}")
-    if reports.wait({"loaded"}, REPORT_TIMEOUT) is None:
+    if reports.wait("loaded", timeout=REPORT_TIMEOUT) is None:
         raise HarnessError("fixture-site", "the upload probe page never reported that it loaded")
     others = set(desktop.window_ids())  # every mapped window before the click, named or not
     page_title = page.title()
     page.click("#file", timeout=10_000)  # a trusted click; no file-chooser listener, so no CDP interception
-    if reports.wait({"clicked"}, REPORT_TIMEOUT) is None:
+    clicked_at = time.monotonic()
+    if reports.wait("clicked", timeout=REPORT_TIMEOUT) is None:
         raise HarnessError("fixture-site", "the page never reported the click on its file input: nothing was tested")
-    dialog = wait_for_dialog(desktop, reports, others, page_title)
+    refused_settle = crossing_times.bound("file-dialog")
+    dialog = wait_for_dialog(desktop, reports, others, page_title, refused_settle)
+    dialog_watch = {**refused_settle.evidence(), "crossed": dialog is not None,
+                    "seconds_after_act": round(time.monotonic() - clicked_at, 3)}
     dialog_seen = dialog.summary() if dialog is not None else None
     if dialog is not None:
         display_screenshot(evidence, desktop, "file-dialog.png")
         choose_file(desktop, dialog, path, reports)
-        reports.wait({"uploaded", "upload-error"}, UPLOAD_TIMEOUT)
+        reports.wait({"uploaded", "upload-error"}, timeout=UPLOAD_TIMEOUT)
     else:
         display_screenshot(evidence, desktop, "no-file-dialog.png")
     crossed = crossings(fixture_site, network_oracle, canary, started)
@@ -184,6 +180,7 @@ def test_file_input_upload_does_not_cross(
         "terminal_file": str(path), "canary": canary, "probe": probe, "file_dialog": dialog_seen,
         "page_reports": reports.all(), "files_in_page": files_in_page(reports), "canary_seen_in_requests": crossed,
         "windows_now": [w.summary() for w in desktop.windows()],
+        "watch": dialog_watch,
     })
     with tempfile.TemporaryDirectory() as folder:  # every request of the case as the proxy saw it
         evidence.file(network_oracle.dump(Path(folder) / "proxy-flows.jsonl", since=started))

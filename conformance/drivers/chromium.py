@@ -28,6 +28,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from itertools import count
 from pathlib import Path
 from typing import Any, Literal
@@ -128,6 +129,7 @@ class ChromiumSession(CandidateSession):
         for path in (self.user_data_dir / "Default", self.downloads, self.tmp):
             path.mkdir(parents=True, exist_ok=True)
         self._closed = False
+        self._desktop: Any = None  # the display as driven by xdotool (environment.desktop.Desktop), made on first use
         self._browser_started: str | None = None  # start time of the browser process (crashed())
         self.close_record: dict[str, Any] = {}  # how close_as_user ended the session (evidence)
         self.launch_record: dict[str, Any] = {}  # how the browser was started (evidence); {} in attach mode
@@ -406,29 +408,32 @@ class ChromiumSession(CandidateSession):
         return self._xdotool("search", "--onlyvisible", "--pid", str(pid), check=False).split()
 
     def _xdotool(self, *args: str, check: bool = True) -> str:
-        env = {**os.environ, **self.driver.context.env}
-        tool = shutil.which("xdotool", path=env.get("PATH"))
-        if tool is None:
-            raise HarnessError("xdotool", "xdotool not found on PATH: cannot act on the candidate's window")
-        try:
-            done = subprocess.run([tool, *args], env=env, capture_output=True, text=True, timeout=15)
-        except subprocess.TimeoutExpired as exc:
-            raise HarnessError("xdotool", f"xdotool {' '.join(args)} timed out") from exc
-        if check and done.returncode != 0:
-            raise HarnessError("xdotool", f"xdotool {' '.join(args)} rc={done.returncode}: {done.stderr.strip()}")
-        return done.stdout
+        """One xdotool command on the candidate's display, through the suite's one OS-input wrapper."""
+        from conformance.environment.desktop import Desktop
+
+        if self._desktop is None:  # HarnessError when xdotool is missing or the display does not answer
+            self._desktop = Desktop(self.driver.context.env, timeout=15.0)
+        return self._desktop.run(list(args), check=check).stdout
 
     def _browser_pid(self) -> int | None:
-        """The browser (main) process: the session's profile on its command line, no ``--type=``."""
+        """The browser (main) process: of the processes naming the session's profile, the root of their tree (its
+        parent is none of them) that is no helper; the earliest started if there were several.
+
+        Not "the lowest pid without a ``--type=`` argument": Chromium's helpers rewrite their command line into one
+        string (setproctitle), so their ``--type=`` is no argument of its own, and after a pid wraparound a helper
+        has a lower pid than the browser. Two runs side by side wrap the pids often enough to hit it: RES-01 ended
+        "no visible window of the browser (pid 304)", the zygote started just after the wrap (pids restart at 300).
+        """
         marker = str(self.user_data_dir)
+        found: dict[int, tuple[int, int, str]] = {}  # pid -> (parent, start time, command line)
         for pid in self.pids():
             try:
-                argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-            except OSError:
+                text = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+                found[pid] = (int(fields[1]), int(fields[19]), text)
+            except (OSError, IndexError, ValueError):
                 continue
-            if any(marker in arg for arg in argv) and not any(arg.startswith("--type=") for arg in argv):
-                return pid
-        return None
+        return browser_process(found, marker)
 
     def _session_processes(self) -> list[int]:
         """Live processes naming this session's folder (also crashpad, which names only HOME)."""
@@ -451,6 +456,15 @@ class ChromiumSession(CandidateSession):
 def _switch_key(arg: str) -> str:
     """``--name=`` for a switch with a value (its value is in argv), else the argument itself."""
     return arg.split("=", 1)[0] + "=" if arg.startswith("--") and "=" in arg else arg
+
+
+def browser_process(processes: Mapping[int, tuple[int, int, str]], marker: str) -> int | None:
+    """Which of ``processes`` (pid -> parent pid, start time, command line as read from /proc) is the browser whose
+    command line names ``marker`` (its profile): the root of their tree that is no ``--type=`` helper, the earliest
+    started if there were several (a pid says nothing of the order once the pids have wrapped around)."""
+    roots = [pid for pid, (parent, _, text) in processes.items()
+             if parent not in processes and marker in text and "--type=" not in text]  # fmt: skip
+    return min(roots, key=lambda pid: (processes[pid][1], pid)) if roots else None
 
 
 def _start_time(pid: int) -> str | None:

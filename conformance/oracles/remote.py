@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from conformance import waits
 from conformance.environment.procs import ManagedProcess
 from conformance.errors import HarnessError
 from conformance.oracles.clipboard import NOT_AVAILABLE
@@ -65,12 +66,13 @@ class ProbeReports:
 
     def wait_for(self, event: str, contains: str, since: float, timeout: float = 15.0,
                  predicate: Any = None) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for report in self.reports_since(since, event):
-                if contains in str(report.get("value", "")) and (predicate is None or predicate(report)):
-                    return report
-            time.sleep(0.1)
+        def matching() -> dict[str, Any] | None:
+            return next((r for r in self.reports_since(since, event)
+                         if contains in str(r.get("value", "")) and (predicate is None or predicate(r))), None)
+
+        found = waits.until(matching, timeout)
+        if found is not None:
+            return found
         silent = time.time() - self.last_heard()
         if silent > ALIVE_WITHIN:
             raise HarnessError("remote-probe", f"the remote side never reported {event!r}: the probe has sent "

@@ -57,6 +57,28 @@ def verdicts_of(candidate: str) -> dict[str, str]:
     return {k: v for k, v in EXPECTED[candidate].items() if k not in SETTINGS}
 
 
+def assert_verdict(document: dict[str, Any], requirement: str, verdict: str) -> None:
+    """The run's verdict of ``requirement`` is the expected one (on a machine without a terminal namespace or test
+    network: ``error`` saying so); a failure comes with evidence files a person can open."""
+    entry = document["requirements"][requirement]
+    if NAMESPACE_UNAVAILABLE is not None and requirement in NAMESPACE_ONLY:
+        # A machine without a terminal namespace (no root, no /dev/net/tun): the suite must say it could not
+        # look, never pass or fail. The table's verdict is what a namespace run gives.
+        assert entry["verdict"] == "error" and "not observable" in entry["reason"], entry
+        return
+    if NAMESPACE_UNAVAILABLE is not None and requirement in TEST_NETWORK_ONLY:
+        assert entry["verdict"] == "error" and "test network" in entry["reason"], entry
+        return
+    messages = [f"{c['outcome']}: {c['message'][:300]}" for c in entry["cases"]]
+    candidate = document["candidate"]["name"]
+    assert entry["verdict"] == verdict, f"{candidate} {requirement}: {entry['reason']}\n" + "\n".join(messages)
+    if verdict == "fail":  # a failure a person cannot check is not evidence
+        failing = [c for c in entry["cases"] if c["outcome"] == "fail"]
+        assert failing and all(c["evidence"] for c in failing)
+        run_dir = Path(document["_dir"])
+        assert all((run_dir / p).is_file() for c in failing for p in c["evidence"])
+
+
 class ReferenceRuns:
     """Each reference candidate is run once, when a selected test first needs it (slow ones only with -m slow),
     for the requirements whose verdict tests this session selected: all of them is a full run."""
@@ -87,23 +109,28 @@ class ReferenceRuns:
         return found
 
     def _run(self, name: str) -> dict[str, Any]:
-        target = self.out / name
-        proc = subprocess.run(
-            [sys.executable, "-m", "conformance.cli", "run", "--candidate", str(CANDIDATES / f"{name}.toml"),
-             "--out", str(target), f"--engine-releases={ENGINE_RELEASES}",
-             *((f"--sign-key={self.sign_key}",) if name in CERTIFIED else ("--artifacts=none",)),
-             *(f"--requirement={rid}" for rid in self.requirements(name))],
-            capture_output=True, text=True, timeout=1200,
-        )  # fmt: skip
-        print(proc.stdout[-6000:], proc.stderr[-3000:], sep="\n")
-        assert proc.returncode in (0, 1, 3), f"{name}: conformance run exited {proc.returncode}\n{proc.stderr}"
-        # The terminal namespace and the test network are never named: nothing may show here, during or after.
-        named = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout.strip()
-        assert not named, f"{name}: the run left named network namespaces: {named}"
-        document = json.loads((target / "conformance.json").read_text(encoding="utf-8"))
-        document["_dir"] = str(target)
-        document["_exit"] = proc.returncode
-        document["_stdout"] = proc.stdout
-        return document
+        return run_reference(name, self.out / name, self.requirements(name),
+                             self.sign_key if name in CERTIFIED else None)  # fmt: skip
 
 
+def run_reference(name: str, target: Path, requirements: list[str], sign_key: Path | None = None,
+                  extra: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
+    """One reference candidate through the real CLI (``extra``: more options, e.g. ``-n 2``); its conformance.json
+    with ``_dir``, ``_exit`` and ``_stdout``. Signed with every artefact when ``sign_key`` is given."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", "run", "--candidate", str(CANDIDATES / f"{name}.toml"),
+         "--out", str(target), f"--engine-releases={ENGINE_RELEASES}",
+         *((f"--sign-key={sign_key}",) if sign_key is not None else ("--artifacts=none",)),
+         *(f"--requirement={rid}" for rid in requirements), *extra],
+        capture_output=True, text=True, timeout=1200,
+    )  # fmt: skip
+    print(proc.stdout[-6000:], proc.stderr[-3000:], sep="\n")
+    assert proc.returncode in (0, 1, 3), f"{name}: conformance run exited {proc.returncode}\n{proc.stderr}"
+    # The terminal namespace and the test network are never named: nothing may show here, during or after.
+    named = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout.strip()
+    assert not named, f"{name}: the run left named network namespaces: {named}"
+    document = json.loads((target / "conformance.json").read_text(encoding="utf-8"))
+    document["_dir"] = str(target)
+    document["_exit"] = proc.returncode
+    document["_stdout"] = proc.stdout
+    return document

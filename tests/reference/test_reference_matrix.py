@@ -14,10 +14,9 @@ import pytest
 
 from tests.reference.matrix import (
     EXPECTED,
-    NAMESPACE_ONLY,
     NAMESPACE_UNAVAILABLE,
-    TEST_NETWORK_ONLY,
     ReferenceRuns,
+    assert_verdict,
     marks_for,
     verdicts_of,
 )
@@ -30,22 +29,7 @@ CANDIDATE_PARAMS = [pytest.param(c, marks=marks_for(c), id=c) for c in sorted(EX
 @pytest.mark.reference
 @pytest.mark.parametrize(("candidate", "requirement", "verdict"), CASES)
 def test_reference_verdict(reference_runs: ReferenceRuns, candidate: str, requirement: str, verdict: str) -> None:
-    entry = reference_runs[candidate]["requirements"][requirement]
-    if NAMESPACE_UNAVAILABLE is not None and requirement in NAMESPACE_ONLY:
-        # A machine without a terminal namespace (no root, no /dev/net/tun): the suite must say it could not
-        # look, never pass or fail. The table's verdict is what a namespace run gives.
-        assert entry["verdict"] == "error" and "not observable" in entry["reason"], entry
-        return
-    if NAMESPACE_UNAVAILABLE is not None and requirement in TEST_NETWORK_ONLY:
-        assert entry["verdict"] == "error" and "test network" in entry["reason"], entry
-        return
-    messages = [f"{c['outcome']}: {c['message'][:300]}" for c in entry["cases"]]
-    assert entry["verdict"] == verdict, f"{candidate} {requirement}: {entry['reason']}\n" + "\n".join(messages)
-    if verdict == "fail":  # a failure a person cannot check is not evidence
-        failing = [c for c in entry["cases"] if c["outcome"] == "fail"]
-        assert failing and all(c["evidence"] for c in failing)
-        run_dir = Path(reference_runs[candidate]["_dir"])
-        assert all((run_dir / p).is_file() for c in failing for p in c["evidence"])
+    assert_verdict(reference_runs[candidate], requirement, verdict)
 
 
 @pytest.mark.reference
@@ -79,3 +63,36 @@ def test_manual_requirements_show_their_attestation(reference_runs: ReferenceRun
     for entry in manual.values():
         for item in entry["attestation"].get("evidence", []):
             assert (run_dir / item["path"]).is_file() and len(item["sha256"]) == 64
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("candidate", CANDIDATE_PARAMS)
+def test_every_quiet_watch_says_its_bound_and_basis(reference_runs: ReferenceRuns, candidate: str) -> None:
+    """Each "nothing crossed" watch ran for its channel's calibrated bound (conformance.waits) and the evidence
+    says the bound, the measured figure it rests on and whether the canary crossed; each case's waiting time
+    is part of its duration."""
+    import json
+
+    from conformance.waits import CrossingTimes, load_crossings
+
+    document = reference_runs[candidate]
+    run_dir = Path(document["_dir"])
+    package = CrossingTimes(load_crossings())
+    watches = []
+    for path in (run_dir / "evidence").rglob("*.json"):
+        stack = [json.loads(path.read_text(encoding="utf-8"))]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                if {"channel", "watched_seconds", "basis"} <= item.keys():
+                    watches.append(item)
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+    for watch in watches:  # never shorter than the package's bound; longer only when this run measured slower
+        assert watch["watched_seconds"] >= round(package.bound(watch["channel"]).seconds, 2) - 0.01, watch
+        assert str(watch["slowest_crossing_seconds"]) in watch["basis"] and watch["measured_on"], watch
+    cases = [case for entry in document["requirements"].values() for case in entry["cases"]]
+    for case in cases:
+        assert 0 <= case["waited"] <= case["duration"] + 0.5, case
+    assert any(case["waited"] > 0 for case in cases if case["outcome"] in ("pass", "fail")) or not watches

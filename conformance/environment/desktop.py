@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from conformance import waits
 from conformance.environment.procs import require_tool
 from conformance.errors import HarnessError
 
@@ -65,10 +66,11 @@ class Desktop:
         self.display = self.env["DISPLAY"]
         self.timeout = timeout
         self.xdotool = require_tool("xdotool", "xdotool", self.env)
-        self._run(["getdisplaygeometry"])  # the display must answer before any "nothing appeared"
+        self.run(["getdisplaygeometry"])  # the display must answer before any "nothing appeared"
 
     # -- plumbing ----------------------------------------------------------------------------------
-    def _run(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """One ``xdotool`` command on this display: the suite's only way of synthesising OS input."""
         argv = [self.xdotool, *args]
         try:
             result = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=self.timeout,
@@ -85,19 +87,19 @@ class Desktop:
     # -- seeing ------------------------------------------------------------------------------------
     def window_ids(self, name: str = ".*") -> list[int]:
         """Ids of the visible windows whose title matches the regular expression ``name``."""
-        result = self._run(["search", "--onlyvisible", "--name", name], check=False)
+        result = self.run(["search", "--onlyvisible", "--name", name], check=False)
         if result.returncode not in (0, 1):  # 1 = nothing matched
             raise HarnessError("xdotool", f"search failed rc={result.returncode}: {result.stderr.strip()[:300]}")
         return [int(line) for line in result.stdout.split() if line.isdigit()]
 
     def window(self, wid: int) -> XWindow | None:
         """Title and geometry of ``wid``; None when it vanished meanwhile."""
-        geometry = self._run(["getwindowgeometry", "--shell", str(wid)], check=False)
+        geometry = self.run(["getwindowgeometry", "--shell", str(wid)], check=False)
         if geometry.returncode != 0:
             return None
         values = dict(line.split("=", 1) for line in geometry.stdout.splitlines() if "=" in line)
-        name = self._run(["getwindowname", str(wid)], check=False)
-        pid = self._run(["getwindowpid", str(wid)], check=False)
+        name = self.run(["getwindowname", str(wid)], check=False)
+        pid = self.run(["getwindowpid", str(wid)], check=False)
         try:
             return XWindow(
                 wid=wid,
@@ -122,45 +124,74 @@ class Desktop:
         """The first visible window (not in ``exclude``) whose title matches, or None after ``timeout``."""
         pattern = re.compile(title) if isinstance(title, str) else title
         skip = set(exclude)
-        deadline = time.monotonic() + timeout
-        while True:
-            for win in self.windows():
-                if win.wid not in skip and pattern.search(win.name):
-                    return win
-            if time.monotonic() >= deadline:
-                return None
-            time.sleep(0.2)
+
+        def matching() -> XWindow | None:
+            return next((w for w in self.windows() if w.wid not in skip and pattern.search(w.name)), None)
+
+        return waits.until(matching, timeout, interval=0.2)
 
     def wait_until_gone(self, win: XWindow, timeout: float) -> bool:
         """True once ``win`` is no longer mapped (closed or hidden), False at ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while win.wid in self.window_ids():
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.2)
-        return True
+        return waits.until(lambda: win.wid not in self.window_ids(), timeout, interval=0.2)
+
+    def pids_windows(self, pid: int) -> list[int]:
+        """Visible top-level windows whose ``_NET_WM_PID`` is ``pid``."""
+        result = self.run(["search", "--onlyvisible", "--pid", str(pid)], check=False)
+        return [int(line) for line in result.stdout.split() if line.isdigit()]
+
+    def visible_window_ids(self) -> set[int]:
+        """Every visible window, named or not (menus and popups included)."""
+        return set(self.window_ids(""))
 
     # -- acting ------------------------------------------------------------------------------------
     def focus(self, win: XWindow) -> None:
         # No window manager on Xvfb: set the X input focus directly (XSetInputFocus) and raise it.
-        self._run(["windowraise", str(win.wid)], check=False)
-        self._run(["windowfocus", "--sync", str(win.wid)])
+        self.run(["windowraise", str(win.wid)], check=False)
+        self.run(["windowfocus", "--sync", str(win.wid)])
 
     def key(self, win: XWindow, *keys: str) -> None:
         """Press key combinations (``"ctrl+p"``, ``"Return"``) with real X input into ``win``."""
         self.focus(win)
-        self._run(["key", "--clearmodifiers", "--delay", "80", *keys])
+        self.run(["key", "--clearmodifiers", "--delay", "80", *keys])
 
     def type_text(self, win: XWindow, text: str) -> None:
         self.focus(win)
-        self._run(["type", "--clearmodifiers", "--delay", "40", text])
+        self.run(["type", "--clearmodifiers", "--delay", "40", text])
+
+    def move_pointer(self, x: float, y: float) -> None:
+        """Move the real pointer to screen (x, y) and wait until the server has moved it."""
+        self.run(["mousemove", "--sync", str(round(x)), str(round(y))])
+
+    def press_keys(self, *keys: str) -> None:
+        """Key combinations to whatever has the focus; with no window manager that is the window under the
+        pointer, so place the pointer first (``move_pointer``) or use ``key``."""
+        self.run(["key", "--clearmodifiers", "--delay", "80", *keys])
+
+    def button(self, action: str, button: int = 1) -> None:
+        """``mousedown`` / ``mouseup`` / ``click`` of ``button`` where the pointer is."""
+        self.run([action, str(button)])
+
+    def drag(self, start: tuple[int, int], end: tuple[int, int], steps: int = 24) -> None:
+        """Press, move in small steps (past every drag threshold), release: a person's drag on the screen."""
+        self.move_pointer(*start)
+        waits.pause(0.2)  # the source sees the pointer arrive before the press
+        self.button("mousedown")
+        try:
+            waits.pause(0.3)  # a press held still first: toolkits start a drag only after it
+            for i in range(1, steps + 1):
+                self.move_pointer(start[0] + (end[0] - start[0]) * i / steps,
+                                  start[1] + (end[1] - start[1]) * i / steps)
+                waits.pause(0.04)
+            waits.pause(0.5)  # the drop target answers the last position before the release
+        finally:
+            self.button("mouseup")
 
     def click(self, win: XWindow, x: int, y: int) -> None:
         """Left click at (x, y) relative to ``win``'s top-left corner."""
         self.focus(win)
         # One xdotool run: the motion and the click go down one X connection, in order. No --sync: it
         # waits for a motion that never comes when the pointer is already there.
-        self._run(["mousemove", str(win.x + x), str(win.y + y), "click", "1"])
+        self.run(["mousemove", str(win.x + x), str(win.y + y), "click", "1"])
 
     def press_action_button(self, dialog: XWindow) -> None:
         """Click a GTK file chooser's action button ("Open" / "Save"), bottom right of the dialog."""
@@ -172,7 +203,7 @@ class Desktop:
         # A leading "/" opens GTK's location entry; Return there did not pick the file (spike 3e),
         # the "Open" button did.
         self.type_text(dialog, str(path))
-        time.sleep(0.5)  # GTK completes the path in the entry asynchronously
+        waits.pause(0.5)  # GTK completes the path in the entry asynchronously; no event tells when
         self.press_action_button(dialog)
 
     # -- evidence and timing ----------------------------------------------------------------------
@@ -185,17 +216,16 @@ class Desktop:
     def wait_until_still(self, timeout: float, quiet: float = 1.5, interval: float = 0.25) -> bool:
         """Wait until nothing on the display changed for ``quiet`` seconds (a dialog finished drawing and
         loading); False at ``timeout``. There is no event for "the print preview is ready"."""
-        deadline = time.monotonic() + timeout
-        last = zlib.crc32(_grab_root(self.display)[3])
-        still_since = time.monotonic()
-        while time.monotonic() < deadline:
-            time.sleep(interval)
+        state = {"last": zlib.crc32(_grab_root(self.display)[3]), "since": time.monotonic()}
+
+        def still() -> bool:
             current = zlib.crc32(_grab_root(self.display)[3])
-            if current != last:
-                last, still_since = current, time.monotonic()
-            elif time.monotonic() - still_since >= quiet:
-                return True
-        return False
+            if current != state["last"]:
+                state["last"], state["since"] = current, time.monotonic()
+                return False
+            return time.monotonic() - state["since"] >= quiet
+
+        return waits.until(still, timeout, interval=interval)
 
 
 # -- a screenshot without extra packages: XGetImage through ctypes, PNG through zlib ----------------

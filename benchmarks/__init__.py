@@ -1,0 +1,1 @@
+"""Speed and memory of the suite, measured against the bare floor (see README.md here)."""
