@@ -73,7 +73,7 @@ def test_single_file_allure_report_opens_from_a_file_url(
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.goto((report / "index.html").as_uri())
             # The tree of results: the candidate's suite and the Japanese UI, not a spinner.
-            page.get_by_text("chromium-hardened (secure-browser)").first.wait_for(timeout=30_000)
+            page.get_by_text("chromium-hardened (secure-browser)").first.wait_for(timeout=90_000)  # 7 MB inlined
             text = page.inner_text("body")
         finally:
             browser.close()
