@@ -217,6 +217,16 @@ class WatchedRun:
     def tree(self) -> dict[int, tuple[int, str]]:
         return descendants(self.proc.pid)
 
+    def interrupt(self, target: str) -> None:
+        """Ctrl-C as a terminal sends it (``group``: every process of the run) or to the ``conformance run``
+        process ``alone`` (as a CI runner that signals the job's process does)."""
+        if target == "group":
+            os.killpg(self.proc.pid, signal.SIGINT)
+            return
+        pid = self.run_pid
+        assert pid is not None and (proc_stat(pid) or (0, 0, "", ""))[3].startswith("python")
+        os.kill(pid, signal.SIGINT)
+
     def wait_for_line(self, pattern: str, timeout: float) -> str:
         """The first output line matching ``pattern`` (a regular expression); AssertionError after ``timeout``."""
         deadline = time.monotonic() + timeout

@@ -194,12 +194,7 @@ def test_ctrl_c_keeps_partial_results_marked_incomplete(target: str, tmp_path: P
         run.wait_for_line(r"\[\s*1/3\]", timeout=180)
         session_folder(run, 2)
         time.sleep(1)  # into the case
-        if target == "group":
-            os.killpg(run.proc.pid, signal.SIGINT)
-        else:
-            pid = run.run_pid
-            assert pid is not None and (proc_stat(pid) or (0, 0, "", ""))[3].startswith("python")
-            os.kill(pid, signal.SIGINT)
+        run.interrupt(target)
     finally:
         code = run.wait(timeout=BOUND)
     assert code == 130, f"exit {code}"

@@ -6,14 +6,12 @@ Ctrl-C a terminal sends to every process and the one the controller passes on do
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import WatchedRun, proc_stat
+from tests.integration.harness import WatchedRun
 from tests.integration.test_fault_injection import (  # noqa: F401 - leftovers is a fixture
     BOUND,
     HARDENED,
@@ -39,12 +37,7 @@ def test_ctrl_c_of_a_parallel_run_keeps_partial_results_and_leaves_nothing(targe
         run.wait_for_line(r"\[\s*1/4\]", timeout=180)
         session_folder(run, 2)  # the download worker's second session: its second case is running
         time.sleep(1)
-        if target == "group":
-            os.killpg(run.proc.pid, signal.SIGINT)
-        else:
-            pid = run.run_pid
-            assert pid is not None and (proc_stat(pid) or (0, 0, "", ""))[3].startswith("python")
-            os.kill(pid, signal.SIGINT)
+        run.interrupt(target)
     finally:
         code = run.wait(timeout=BOUND)
     assert code == 130, f"exit {code}\n{run.stderr[-3000:]}"
