@@ -1,0 +1,140 @@
+"""Stability of every bundled reference: ``conformance run --repeat N`` on each reference candidate, over the
+requirements the reference matrix (``tests/reference/expected``) runs it for, then one table.
+
+    flock /tmp/conformance-run.lock python benchmarks/stability.py [--repeat 10] [-n 2] [--only NAME ...]
+
+Per reference: how many runs wrote a result, whether every verdict was identical in all of them (the CLI's own
+stability mode, ``stability.json``), whether each run's verdicts are the ones the matrix expects, and the wall
+minutes per run as context. A reference the matrix runs for its listed requirements only (``_scope = "listed"``)
+is run for those; every other one is a full run. Written as it goes: ``OUT/stability.md`` and
+``OUT/stability.json``; each reference's ``repeat-NN`` folders and its log under ``OUT/<name>``.
+Nothing is asserted: this is the figure the README and a closing note quote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: this tree's tests and conformance, not an installed copy
+    sys.path.insert(0, str(ROOT))
+
+from tests.reference.matrix import CANDIDATES, ENGINE_RELEASES, EXPECTED, verdicts_of  # noqa: E402
+
+# The order of the run: the open/hardened pairs first, so that a run cut short still has the figures that matter.
+ORDER = ("chromium-open", "chromium-hardened", "novnc-open", "novnc-hardened", "xpra-open", "xpra-hardened",
+         "x11vnc-recv-only", "x11vnc-send-only", "chromium-stale", "chromium-print-allowed",
+         "chromium-gateway-fallback", "chromium-gateway-strict")  # fmt: skip
+
+
+@dataclass
+class ReferenceStability:
+    name: str
+    requirements: list[str]  # empty: a full run
+    runs: int = 0  # repetitions that wrote a conformance.json
+    exit_code: int | None = None  # the stability run's: 4 when a verdict differed, 3 when a repetition wrote nothing
+    unstable: list[str] = field(default_factory=list)
+    unexpected: dict[str, list[str]] = field(default_factory=dict)  # requirement → verdicts seen, if not as expected
+    minutes_per_run: float | None = None
+
+    def row(self, repeat: int) -> str:
+        scope = "full" if not self.requirements else ", ".join(self.requirements)
+        identical = "—" if self.runs == 0 else ("yes" if not self.unstable and self.runs == repeat else
+                                                 ("no: " + ", ".join(self.unstable) if self.unstable else "undecided"))
+        expected = "yes" if not self.unexpected else "no: " + "; ".join(
+            f"{rid} {'/'.join(sorted(set(seen)))}" for rid, seen in self.unexpected.items())
+        minutes = "—" if self.minutes_per_run is None else f"{self.minutes_per_run:.1f}"
+        return f"| {self.name} | {scope} | {self.runs}/{repeat} | {identical} | {expected} | {minutes} |"
+
+
+def order(names: list[str]) -> list[str]:
+    unknown = sorted(set(names) - set(EXPECTED))
+    if unknown:
+        raise SystemExit(f"--only: {unknown} are not reference candidates ({', '.join(sorted(EXPECTED))})")
+    known = [name for name in ORDER if name in names]
+    return known + sorted(set(names) - set(known))
+
+
+def scope_of(name: str) -> list[str]:
+    """The --requirement options the reference matrix runs ``name`` with: none for a full run."""
+    return sorted(verdicts_of(name)) if EXPECTED[name].get("_scope") == "listed" else []
+
+
+def assess(name: str, requirements: list[str], folder: Path, exit_code: int, seconds: float,
+           repeat: int) -> ReferenceStability:  # fmt: skip
+    """Read what the stability run of one reference left in ``folder``."""
+    found = ReferenceStability(name, requirements, exit_code=exit_code)
+    documents: list[dict[str, Any]] = []
+    for index in range(1, repeat + 1):
+        result = folder / f"repeat-{index:02d}" / "conformance.json"
+        if result.is_file():
+            documents.append(json.loads(result.read_text(encoding="utf-8")))
+    found.runs = len(documents)
+    stability = folder / "stability.json"
+    if stability.is_file():
+        found.unstable = json.loads(stability.read_text(encoding="utf-8"))["unstable"]
+    for rid, verdict in verdicts_of(name).items():
+        seen = [doc["requirements"].get(rid, {}).get("verdict", "absent") for doc in documents]
+        if any(v != verdict for v in seen):
+            found.unexpected[rid] = seen
+    found.minutes_per_run = seconds / 60 / repeat
+    return found
+
+
+def write_table(out: Path, rows: list[ReferenceStability], repeat: int, workers: str, started: str) -> None:
+    lines = [f"# Stability of the references / リファレンスの安定性 ({started}, --repeat {repeat}, -n {workers})", "",
+             "| reference | requirements | runs with a result | every verdict identical | as the matrix expects | "
+             "min per run |", "|---|---|---|---|---|---|", *(row.row(repeat) for row in rows)]  # fmt: skip
+    (out / "stability.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (out / "stability.json").write_text(json.dumps({"repeat": repeat, "workers": workers, "started": started,
+                                                    "references": [asdict(row) for row in rows]}, indent=2) + "\n",
+                                        encoding="utf-8")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=10, metavar="N")
+    parser.add_argument("-n", "--workers", default="2", help="workers per run, as `conformance run -n`")
+    parser.add_argument("--only", nargs="+", default=sorted(EXPECTED), metavar="NAME", help="these references only")
+    parser.add_argument("--out", type=Path, help="default: reports/stability-<stamp>")
+    args = parser.parse_args(argv)
+    started = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = (args.out or ROOT / "reports" / f"stability-{started}").resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[ReferenceStability] = []
+    for name in order(args.only):
+        requirements = scope_of(name)
+        folder = out / name
+        command = [sys.executable, "-m", "conformance.cli", "run", "--candidate", str(CANDIDATES / f"{name}.toml"),
+                   "--out", str(folder), f"--engine-releases={ENGINE_RELEASES}", "--artifacts=none",
+                   f"--repeat={args.repeat}", "-n", args.workers,
+                   *(f"--requirement={rid}" for rid in requirements)]  # fmt: skip
+        print(f"== {name} ({'full' if not requirements else ', '.join(requirements)}) × {args.repeat}", flush=True)
+        begun = time.monotonic()
+        folder.mkdir(parents=True, exist_ok=True)
+        with (out / f"{name}.log").open("w", encoding="utf-8") as log:
+            proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                log.write(line)
+                if line.startswith(("-- ", "安定性", "  ≠", "  全て", "  結果なし")):
+                    print("   " + line.rstrip(), flush=True)
+            code = proc.wait()
+        rows.append(assess(name, requirements, folder, code, time.monotonic() - begun, args.repeat))
+        write_table(out, rows, args.repeat, args.workers, started)
+        print("   " + rows[-1].row(args.repeat), flush=True)
+    print((out / "stability.md").read_text(encoding="utf-8"))
+    unsettled = [row for row in rows if row.unstable or row.runs < args.repeat or row.unexpected]
+    return 1 if unsettled else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
