@@ -47,10 +47,14 @@ class ReferenceStability:
 
     def row(self, repeat: int) -> str:
         scope = "full" if not self.requirements else ", ".join(self.requirements)
-        identical = "—" if self.runs == 0 else ("yes" if not self.unstable and self.runs == repeat else
-                                                 ("no: " + ", ".join(self.unstable) if self.unstable else "undecided"))
-        expected = "yes" if not self.unexpected else "no: " + "; ".join(
-            f"{rid} {'/'.join(sorted(set(seen)))}" for rid, seen in self.unexpected.items())
+        if self.runs == 0:
+            identical = "—"
+        elif self.unstable:
+            identical = "no: " + ", ".join(self.unstable)
+        else:
+            identical = "yes" if self.runs == repeat else "undecided"
+        seen = "; ".join(f"{rid} {'/'.join(sorted(set(v)))}" for rid, v in self.unexpected.items())
+        expected = "—" if self.runs == 0 else (f"no: {seen}" if seen else "yes")
         minutes = "—" if self.minutes_per_run is None else f"{self.minutes_per_run:.1f}"
         return f"| {self.name} | {scope} | {self.runs}/{repeat} | {identical} | {expected} | {minutes} |"
 

@@ -44,7 +44,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from conformance.environment.display import remove_stale_server_files
+from conformance.environment.display import display_is_free, remove_stale_server_files
+from conformance.environment.procs import free_port
 from conformance.errors import HarnessError
 
 ServerKind = Literal["tigervnc", "x11vnc"]
@@ -103,17 +104,6 @@ def tigervnc_installed() -> bool:
 def default_server() -> ServerKind:
     """TigerVNC when installed: it needs no clipboard warm-up and speaks Extended Clipboard."""
     return "tigervnc" if tigervnc_installed() else "x11vnc"
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1 (bind(0)); another process may take it before we do, rarely."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def display_is_free(n: int) -> bool:
-    return not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists()
 
 
 # --------------------------------------------------------------------------------------------------------

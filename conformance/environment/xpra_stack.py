@@ -94,7 +94,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from conformance.environment.display import display_is_free
+from conformance.environment.display import X11_SOCKET_DIR, display_is_free
 from conformance.environment.procs import ManagedProcess, free_port
 from conformance.environment.vnc_stack import seed_remote_browser_profile
 from conformance.errors import HarnessError
@@ -104,7 +104,6 @@ ClipboardDirection = Literal["both", "to-server", "to-client"]
 
 DISPLAY_RANGE = range(300, 400)  # VncStack uses 200-299, Display 90-199
 HTML5_WEB = Path("/usr/share/xpra/www")
-X11_SOCKET_DIR = Path("/tmp/.X11-unix")
 SOCKET_PATH_MAX = 107  # sun_path is 108 bytes with the terminating NUL
 
 DEFAULT_BINARIES: dict[str, str] = {

@@ -3,7 +3,10 @@ reference candidates, each made once per test session through the real CLI."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import tomllib
@@ -117,12 +120,12 @@ def run_reference(name: str, target: Path, requirements: list[str], sign_key: Pa
                   extra: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
     """One reference candidate through the real CLI (``extra``: more options, e.g. ``-n 2``); its conformance.json
     with ``_dir``, ``_exit`` and ``_stdout``. Signed with every artefact when ``sign_key`` is given."""
-    proc = subprocess.run(
+    proc = run_cli(
         [sys.executable, "-m", "conformance.cli", "run", "--candidate", str(CANDIDATES / f"{name}.toml"),
          "--out", str(target), f"--engine-releases={ENGINE_RELEASES}",
          *((f"--sign-key={sign_key}",) if sign_key is not None else ("--artifacts=none",)),
          *(f"--requirement={rid}" for rid in requirements), *extra],
-        capture_output=True, text=True, timeout=1200,
+        timeout=1200,
     )  # fmt: skip
     print(proc.stdout[-6000:], proc.stderr[-3000:], sep="\n")
     assert proc.returncode in (0, 1, 3), f"{name}: conformance run exited {proc.returncode}\n{proc.stderr}"
@@ -134,3 +137,31 @@ def run_reference(name: str, target: Path, requirements: list[str], sign_key: Pa
     document["_exit"] = proc.returncode
     document["_stdout"] = proc.stdout
     return document
+
+
+def run_cli(argv: list[str], timeout: float, grace: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """``argv`` with its output captured, like ``subprocess.run``, except on Ctrl-C: the run is in a session of its
+    own, gets one SIGINT and up to ``grace`` seconds to end its case and remove its work folders, as a user's
+    Ctrl-C allows it; ``subprocess.run`` would kill it at once and leave them behind."""
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True) as proc:  # fmt: skip
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except KeyboardInterrupt:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.communicate(timeout=grace)
+            except subprocess.TimeoutExpired:
+                _kill_session(proc.pid)
+                proc.wait()  # Popen's exit does not reap a child on KeyboardInterrupt
+            raise
+        except subprocess.TimeoutExpired:
+            _kill_session(proc.pid)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+
+
+def _kill_session(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
