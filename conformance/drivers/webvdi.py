@@ -43,6 +43,7 @@ from conformance.drivers.base import (
     resolve_path,
 )
 from conformance.drivers.chromium import ChromiumDriver, ChromiumSettings
+from conformance.environment.remote_stack import RemoteStack
 from conformance.errors import HarnessError
 
 # What a client page looks like. Another client = another preset, or a profile with preset "custom" that
@@ -413,7 +414,7 @@ class WebVdiDriver(ScreenTransferDriver):
         self.terminal = ChromiumDriver(terminal_settings, context)
         self.contract: RemoteContract = settings.remote  # type: ignore[assignment]  # filled by the validator
         self.wire = WireEndpoint(settings.gateway_host, settings.gateway_port, settings.wire_protocol or "opaque")
-        self._platform: Any = None  # the reference stack, when the suite runs the remote platform
+        self._platform: RemoteStack | None = None  # the reference stack, when the suite runs the remote platform
         self._selections: Any = None
         self.probe_url = ""
         self.open_record: dict[str, Any] = {}
@@ -451,9 +452,8 @@ class WebVdiDriver(ScreenTransferDriver):
             host, _, port = (self.settings.gateway_address or "").rpartition(":")
             route(self.settings.gateway_host, self.settings.gateway_port, (host, int(port)))
         else:
-            self._start_reference(stack_settings, site, probe)
-            route(self.settings.gateway_host, self.settings.gateway_port,
-                  ("127.0.0.1", self._platform.websocket_port))
+            platform = self._start_reference(stack_settings, site, probe)
+            route(self.settings.gateway_host, self.settings.gateway_port, ("127.0.0.1", platform.websocket_port))
         if self.contract.open != "reference":
             self.open_probe()
 
@@ -478,7 +478,7 @@ class WebVdiDriver(ScreenTransferDriver):
             return site.plain_url("").rstrip("/")
         return site.listen(host, port)
 
-    def _start_reference(self, stack_settings: ReferenceStack, site: Any, probe: Any) -> None:
+    def _start_reference(self, stack_settings: ReferenceStack, site: Any, probe: Any) -> RemoteStack:
         from conformance.environment import tls
 
         certificate = None
@@ -489,29 +489,28 @@ class WebVdiDriver(ScreenTransferDriver):
         if stack_settings.product == "novnc":
             from conformance.environment.vnc_stack import VncStack
 
-            self._platform = VncStack(work, self.probe_url, server=stack_settings.server,
-                                      clipboard=stack_settings.clipboard, tls=certificate,
-                                      remote_ready=lambda: probe.loaded() is not None,
-                                      binaries=stack_settings.binaries)
-            self._platform.start()
-            self._platform.warm_up_clipboard()
-            downloads = self._platform.remote_downloads_dir
-            roots = [downloads, self._platform.remote_home, self._platform.remote_profile_dir]
+            vnc = VncStack(work, self.probe_url, server=stack_settings.server, clipboard=stack_settings.clipboard,
+                           tls=certificate, remote_ready=lambda: probe.loaded() is not None,
+                           binaries=stack_settings.binaries)  # fmt: skip
+            self._platform = platform = vnc
+            vnc.start()
+            vnc.warm_up_clipboard()
+            roots = [platform.remote_downloads_dir, platform.remote_home, platform.remote_profile_dir]
         else:
             from conformance.environment.xpra_stack import XpraStack
 
-            self._platform = XpraStack(work, clipboard=stack_settings.clipboard != "none",
-                                       file_transfer=stack_settings.file_transfer, printing=stack_settings.printing,
-                                       open_url=stack_settings.open_url, tls=certificate,
-                                       binaries=stack_settings.binaries)
-            self._platform.start()
-            downloads = self._platform.remote_downloads_dir
-            roots = [self._platform.remote_home, self._platform.remote_profile_dir]
-        self._selections = self._make_selections(self._platform.remote_display_env, self._platform.logs_dir)
+            self._platform = platform = XpraStack(
+                work, clipboard=stack_settings.clipboard != "none", file_transfer=stack_settings.file_transfer,
+                printing=stack_settings.printing, open_url=stack_settings.open_url, tls=certificate,
+                binaries=stack_settings.binaries)  # fmt: skip
+            platform.start()
+            roots = [platform.remote_home, platform.remote_profile_dir]
+        self._selections = self._make_selections(platform.remote_display_env, platform.logs_dir)
         self.remote.selections = self._selections
-        self.remote.downloads_dir = downloads
+        self.remote.downloads_dir = platform.remote_downloads_dir
         self.remote.file_roots = roots
-        self.remote.pids = self._platform.pids
+        self.remote.pids = platform.pids
+        return platform
 
     # -- the remote-side contract -------------------------------------------------------------------
     def _values(self, **extra: str) -> dict[str, str]:

@@ -45,12 +45,13 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from conformance.environment.display import display_is_free, remove_stale_server_files
+from conformance.environment.proc_table import all_stats, log_tail, pids_with_arg, proc_stat, still_running
 from conformance.environment.procs import free_port
+from conformance.environment.remote_stack import RemoteStack, Selection
 from conformance.errors import HarnessError
 
 ServerKind = Literal["tigervnc", "x11vnc"]
 ClipboardProfile = Literal["open", "none", "recv-only", "send-only"]
-Selection = Literal["clipboard", "primary", "secondary"]
 
 NOVNC_WEB = Path("/usr/share/novnc")
 DISPLAY_RANGE = range(200, 300)
@@ -107,68 +108,7 @@ def default_server() -> ServerKind:
 
 
 # --------------------------------------------------------------------------------------------------------
-# /proc helpers
-
-
-def _proc_stat(pid: int) -> tuple[str, int, int, int] | None:
-    """(state, ppid, pgrp, starttime) of a process, or None when it is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # comm may contain spaces and parentheses: split after the last ')'.
-    fields = raw[raw.rfind(")") + 2:].split()
-    return fields[0], int(fields[1]), int(fields[2]), int(fields[19])
-
-
-def _all_stats() -> dict[int, tuple[str, int, int, int]]:
-    out: dict[int, tuple[str, int, int, int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            st = _proc_stat(int(entry))
-            if st is not None:
-                out[int(entry)] = st
-    return out
-
-
-def _pids_with_arg(marker: str) -> dict[int, int]:
-    """Live processes whose command line contains ``marker`` (a path unique to one stack): pid → starttime."""
-    out: dict[int, int] = {}
-    needle = marker.encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if needle in cmdline:
-            st = _proc_stat(int(entry))
-            if st is not None and st[0] != "Z":
-                out[int(entry)] = st[3]
-    return out
-
-
-def _pss_bytes(pid: int) -> int:
-    try:
-        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    except OSError:
-        return 0
-    m = re.search(r"^Pss:\s+(\d+) kB", text, re.MULTILINE)
-    return int(m.group(1)) * 1024 if m else 0
-
-
-def _log_tail(path: Path, lines: int = 6) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    tail = [ln for ln in text.splitlines() if ln.strip()][-lines:]
-    return " | ".join(tail)
-
-
-# --------------------------------------------------------------------------------------------------------
-# process helper (private on purpose: this module must not depend on conformance.environment.procs)
+# process helper (the stack's own: it stops a family left behind by Chromium's double-forking helpers)
 
 
 class _Proc:
@@ -197,7 +137,7 @@ class _Proc:
                 self.popen.stdin.write(stdin_data)
             with contextlib.suppress(BrokenPipeError):
                 self.popen.stdin.close()
-        self._starttime = (_proc_stat(self.pid) or ("", 0, 0, 0))[3]
+        self._starttime = (proc_stat(self.pid) or ("", 0, 0, 0))[3]
 
     @property
     def pid(self) -> int:
@@ -211,7 +151,7 @@ class _Proc:
 
     def family(self) -> dict[int, int]:
         """Live (non-zombie) members of our process group plus descendants that left it: pid → starttime."""
-        stats = _all_stats()
+        stats = all_stats()
         out: dict[int, int] = {}
         for pid, (state, _ppid, pgrp, start) in stats.items():
             if pgrp == self.pid and state != "Z":
@@ -269,16 +209,12 @@ class _Proc:
 
     @staticmethod
     def _still_running(family: Mapping[int, int]) -> bool:
-        for pid, start in family.items():
-            st = _proc_stat(pid)
-            if st is not None and st[3] == start and st[0] != "Z":
-                return True
-        return False
+        return bool(still_running(family))
 
     @staticmethod
     def _signal_if_same(pid: int, starttime: int, sig: signal.Signals) -> None:
         # Guard against PID reuse: only signal the very process we saw (same start time).
-        st = _proc_stat(pid)
+        st = proc_stat(pid)
         if st is not None and st[3] == starttime:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
@@ -390,7 +326,7 @@ def remove_singleton_dir(profile_dir: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-class VncStack:
+class VncStack(RemoteStack):
     """Context manager for the reference screen-transfer stack; see the module docstring.
 
     ``start_url_for`` is the URL the remote kiosk Chromium opens, or a function of the stack facts
@@ -446,12 +382,6 @@ class VncStack:
         return SERVER_COMPONENT[self.server]
 
     @property
-    def remote_display(self) -> str:
-        if self.display is None:
-            raise RuntimeError("the stack has not been started")
-        return f":{self.display}"
-
-    @property
     def remote_display_env(self) -> dict[str, str]:
         """Environment for a tool that must act on the remote display (xclip, xdotool, ...)."""
         env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "XAUTHORITY")}
@@ -496,33 +426,9 @@ class VncStack:
     def _chromium_strays(self) -> dict[int, int]:
         # chrome_crashpad_handler double-forks and calls setsid(): neither in our group nor our descendant.
         # Its --database lies under the remote HOME, which is unique to this stack.
-        return {**_pids_with_arg(f"{self.remote_home}/"), **_pids_with_arg(str(self.remote_profile_dir))}
-
-    def memory_pss(self) -> dict[str, int]:
-        """PSS in bytes per component (from /proc/<pid>/smaps_rollup), plus ``total``."""
-        out = {name: sum(_pss_bytes(pid) for pid in pids) for name, pids in self.component_pids().items()}
-        out["total"] = sum(out.values())
-        return out
+        return {**pids_with_arg(f"{self.remote_home}/"), **pids_with_arg(str(self.remote_profile_dir))}
 
     # ----------------------------------------------------------------------------------- lifecycle
-
-    def __enter__(self) -> VncStack:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> VncStack:
-        if self._started:
-            raise RuntimeError("a VncStack can be started once")
-        self._started = True
-        atexit.register(self.stop)  # a crashed test run must not leave the stack behind
-        try:
-            self._bring_up()
-        except BaseException:  # includes KeyboardInterrupt
-            self.stop()
-            raise
-        return self
 
     def stop(self) -> None:
         """Stop everything started, newest first. Idempotent."""
@@ -598,7 +504,7 @@ class VncStack:
 
     def _error(self, component: str, reason: str) -> HarnessError:
         log = self.log_path(component)
-        tail = _log_tail(log)
+        tail = log_tail(log)
         return HarnessError(component, f"{reason}; log: {log}" + (f"; last lines: {tail}" if tail else ""))
 
     def _wait(self, component: str, check: Callable[[], bool], timeout: float, what: str) -> float:
@@ -750,9 +656,6 @@ class VncStack:
                 out.append(f"{what} does not answer")
         return out
 
-    def ready(self) -> bool:
-        return not self.problems()
-
     def lost(self) -> str:
         """The first component of the started stack that has exited since (the server before what depends on it),
         as "[component] why"; "" while all run, and before start or after stop."""
@@ -766,31 +669,16 @@ class VncStack:
 
     # ----------------------------------------------------------------------------------- remote clipboard
 
-    def remote_clipboard(self, selection: Selection = "clipboard") -> str | None:
-        """What the remote X selection holds (None: no owner or no text); the remote-side oracle."""
-        r = subprocess.run([self.binaries["xclip"], "-display", self.remote_display, "-selection", selection,
-                            "-o"], capture_output=True, timeout=5, env=self.remote_display_env)
-        if r.returncode != 0:
-            return None
-        return r.stdout.decode("utf-8", "replace")
-
-    def set_remote_clipboard(self, selection: Selection, text: str, timeout: float = 5.0) -> None:
-        """Own the remote selection with ``text`` (xclip in the foreground, stopped with the stack)."""
+    def _hold_selection(self, selection: Selection, text: str) -> None:
         old = self._xclips.pop(selection, None)
         if old is not None:
             old.stop(grace=1.0)
         # -quiet keeps xclip in the foreground: it stays our child until it loses the selection.
         proc = _Proc("xclip", [self.binaries["xclip"], "-display", self.remote_display, "-selection",
                                selection, "-i", "-quiet"], self.log_path("xclip"),
-                     env=self.remote_display_env, stdin_data=text.encode("utf-8"))
+                     env=self.remote_display_env, stdin_data=text.encode("utf-8"))  # fmt: skip
         self._xclips[selection] = proc
         self.started.append(("xclip", proc.pid))
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.remote_clipboard(selection) == text:
-                return
-            time.sleep(0.05)
-        raise self._error("xclip", f"remote {selection} does not hold the text after {timeout:.0f} s")
 
     def warm_up_clipboard(self, timeout: float = 25.0) -> float:
         """Hold a raw RFB client until x11vnc passes its 15 s selection hold-back (spike P1).

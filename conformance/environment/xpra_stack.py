@@ -95,11 +95,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from conformance.environment.display import X11_SOCKET_DIR, display_is_free
+from conformance.environment.proc_table import all_stats, cmdline, comm, log_tail, proc_stat, still_running
 from conformance.environment.procs import ManagedProcess, free_port
+from conformance.environment.remote_stack import RemoteStack, Selection
 from conformance.environment.vnc_stack import seed_remote_browser_profile
 from conformance.errors import HarnessError
 
-Selection = Literal["clipboard", "primary", "secondary"]
 ClipboardDirection = Literal["both", "to-server", "to-client"]
 
 DISPLAY_RANGE = range(300, 400)  # VncStack uses 200-299, Display 90-199
@@ -122,6 +123,7 @@ _DROPPED_ENV = ("DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "XDG_CONFIG_HOME", "
 _ADDRESS_IN_USE = re.compile(r"Address already in use|already in use|server lock file|already active",
                              re.IGNORECASE)
 _STARTED_PID = re.compile(r"started with pid=(\d+)")
+XPRA_NOISE = "Warning: running as"  # a log line xpra writes on every start as root: no reason for anything
 
 
 def xpra_installed() -> bool:
@@ -130,48 +132,7 @@ def xpra_installed() -> bool:
 
 
 # --------------------------------------------------------------------------------------------------------
-# /proc helpers
-
-
-def _proc_stat(pid: int) -> tuple[str, int, int, int] | None:
-    """(state, ppid, pgrp, starttime) of a process, or None when it is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = raw[raw.rfind(")") + 2:].split()  # comm may contain spaces and parentheses
-    return fields[0], int(fields[1]), int(fields[2]), int(fields[19])
-
-
-def _all_stats() -> dict[int, tuple[str, int, int, int]]:
-    out: dict[int, tuple[str, int, int, int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (st := _proc_stat(int(entry))) is not None:
-            out[int(entry)] = st
-    return out
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
-def _comm(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return ""
-
-
-def _pss_bytes(pid: int) -> int:
-    try:
-        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    except OSError:
-        return 0
-    m = re.search(r"^Pss:\s+(\d+) kB", text, re.MULTILINE)
-    return int(m.group(1)) * 1024 if m else 0
+# process families (reading /proc: conformance.environment.proc_table)
 
 
 def _ancestors_of_us() -> set[int]:
@@ -179,7 +140,7 @@ def _ancestors_of_us() -> set[int]:
     pid = os.getpid()
     while pid > 1 and pid not in out:
         out.add(pid)
-        st = _proc_stat(pid)
+        st = proc_stat(pid)
         if st is None:
             break
         pid = st[1]
@@ -193,14 +154,14 @@ def _family(leader: int, marker: bytes | None) -> dict[int, int]:
     setsid(), such as Xvfb), and every process whose command line contains ``marker`` (the work folder:
     Chromium's crashpad handler double-forks and is nobody's descendant), with their descendants.
     """
-    stats = _all_stats()
+    stats = all_stats()
     children: dict[int, list[int]] = {}
     for pid, (_state, ppid, _pgrp, _start) in stats.items():
         children.setdefault(ppid, []).append(pid)
     roots = [pid for pid, st in stats.items() if st[2] == leader or pid == leader]
     if marker:
         mine = _ancestors_of_us()  # never ourselves (pytest's argv may name the work folder)
-        roots += [pid for pid in stats if pid not in mine and marker in _cmdline(pid)]
+        roots += [pid for pid in stats if pid not in mine and marker in cmdline(pid)]
     out: dict[int, int] = {}
     todo = list(roots)
     while todo:
@@ -216,41 +177,26 @@ def _family(leader: int, marker: bytes | None) -> dict[int, int]:
     return out
 
 
-def _still_running(family: Mapping[int, int]) -> dict[int, int]:
-    return {pid: start for pid, start in family.items()
-            if (st := _proc_stat(pid)) is not None and st[3] == start and st[0] != "Z"}
-
-
 def _signal_family(family: Mapping[int, int], sig: signal.Signals) -> None:
-    for pid in _still_running(family):  # same start time: never a reused pid
+    for pid in still_running(family):  # same start time: never a reused pid
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, sig)
 
 
 def _wait_gone(family: Mapping[int, int], seconds: float) -> bool:
     deadline = time.monotonic() + seconds
-    while _still_running(family):
+    while still_running(family):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.03)
     return True
 
 
-def _log_tail(path: Path | None, lines: int = 8) -> str:
-    if path is None:
-        return ""
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    tail = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("Warning: running as")]
-    return " | ".join(tail[-lines:])
-
 
 # --------------------------------------------------------------------------------------------------------
 
 
-class XpraStack:
+class XpraStack(RemoteStack):
     """Context manager for the Xpra reference screen-transfer product; see the module docstring.
 
     Channels are fixed at start: ``clipboard`` (``clipboard_direction`` narrows it, default both),
@@ -308,12 +254,6 @@ class XpraStack:
     @property
     def server_pid(self) -> int | None:
         return self._server.pid if self._server is not None else None
-
-    @property
-    def remote_display(self) -> str:
-        if self.display is None:
-            raise RuntimeError("the stack has not been started")
-        return f":{self.display}"
 
     @property
     def remote_display_env(self) -> dict[str, str]:
@@ -389,17 +329,11 @@ class XpraStack:
                 out["xclip"].add(pid)
             elif pid == server:
                 out["xpra"].add(pid)
-            elif _comm(pid).startswith("Xvfb"):
+            elif comm(pid).startswith("Xvfb"):
                 out["Xvfb"].add(pid)
             else:
                 out["remote-programs"].add(pid)
         return {name: sorted(pids) for name, pids in out.items()}
-
-    def memory_pss(self) -> dict[str, int]:
-        """PSS in bytes per component (from /proc/<pid>/smaps_rollup), plus ``total``."""
-        out = {name: sum(_pss_bytes(pid) for pid in pids) for name, pids in self.component_pids().items()}
-        out["total"] = sum(out.values())
-        return out
 
     def _observe(self) -> dict[int, int]:
         found: dict[int, int] = {}
@@ -411,24 +345,6 @@ class XpraStack:
         return found
 
     # ----------------------------------------------------------------------------------- lifecycle
-
-    def __enter__(self) -> XpraStack:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> XpraStack:
-        if self._started:
-            raise RuntimeError("an XpraStack can be started once")
-        self._started = True
-        atexit.register(self.stop)  # a crashed test run must not leave the stack behind
-        try:
-            self._bring_up()
-        except BaseException:  # includes KeyboardInterrupt
-            self.stop()
-            raise
-        return self
 
     def stop(self) -> None:
         """Stop everything started, newest first (xclip, then the server and what it runs). Idempotent."""
@@ -467,7 +383,7 @@ class XpraStack:
             if not _wait_gone(family, 1.5):
                 _signal_family(family, signal.SIGKILL)
                 _wait_gone(family, 2.0)
-        left = _still_running(family)
+        left = still_running(family)
         if left:
             raise HarnessError("xpra", f"processes survive SIGKILL: {sorted(left)}")
         self._remove_stale_display_files(family)
@@ -481,7 +397,7 @@ class XpraStack:
             owner = int(lock.read_text().strip())
         except (OSError, ValueError):
             return
-        if owner not in family or _proc_stat(owner) is not None:
+        if owner not in family or proc_stat(owner) is not None:
             return  # someone else's display, or still alive
         for path in (X11_SOCKET_DIR / f"X{self.display}", lock):
             with contextlib.suppress(OSError):
@@ -519,7 +435,7 @@ class XpraStack:
                 self._wait_ready(server, t0)
                 return
             except HarnessError:
-                if server.running or not _ADDRESS_IN_USE.search(_log_tail(server.log_path, 40)):
+                if server.running or not _ADDRESS_IN_USE.search(log_tail(server.log_path, 40, XPRA_NOISE)):
                     raise
                 # Lost a race for the display number or the port: try the next pair.
                 self._stop_server(server)
@@ -618,7 +534,7 @@ class XpraStack:
 
     def _error(self, component: str, reason: str) -> HarnessError:
         log = self.log_path(component)
-        tail = _log_tail(log)
+        tail = log_tail(log, 8, XPRA_NOISE)
         where = f"; log: {log}" if log.exists() else ""
         return HarnessError(component, f"{reason}{where}" + (f"; last lines: {tail}" if tail else ""))
 
@@ -651,7 +567,7 @@ class XpraStack:
     def _server_exited(server: ManagedProcess) -> bool:
         if not server.running:
             return True
-        st = _proc_stat(server.pid)
+        st = proc_stat(server.pid)
         if st is None or st[0] == "Z":  # main thread gone, other threads still winding down
             with contextlib.suppress(subprocess.TimeoutExpired):
                 server.popen.wait(timeout=2)
@@ -677,7 +593,7 @@ class XpraStack:
         server = self._server
         if self._server_exited(server):
             return [f"xpra server exited (code {server.returncode}); log {server.log_path}; "
-                    f"last lines: {_log_tail(server.log_path)}"]
+                    f"last lines: {log_tail(server.log_path, 8, XPRA_NOISE)}"]
         out: list[str] = []
         checks: list[tuple[str, Callable[[], bool]]] = [
             (f"X display {self.remote_display}", self._display_answers),
@@ -694,9 +610,6 @@ class XpraStack:
             if not proc.running:
                 out.append(f"xclip ({selection}) exited (code {proc.returncode}): the selection has a new owner")
         return out
-
-    def ready(self) -> bool:
-        return not self.problems()
 
     # ----------------------------------------------------------------------------------- control
 
@@ -743,30 +656,15 @@ class XpraStack:
 
     # ----------------------------------------------------------------------------------- remote clipboard
 
-    def remote_clipboard(self, selection: Selection = "clipboard") -> str | None:
-        """What the remote X selection holds (None: no owner or no text); the remote-side oracle."""
-        r = subprocess.run([self.binaries["xclip"], "-display", self.remote_display, "-selection", selection,
-                            "-o"], capture_output=True, timeout=5, env=self.remote_display_env, check=False)
-        if r.returncode != 0:
-            return None
-        return r.stdout.decode("utf-8", "replace")
-
-    def set_remote_clipboard(self, selection: Selection, text: str, timeout: float = 5.0) -> None:
-        """Own the remote selection with ``text`` (xclip in the foreground, stopped with the stack)."""
+    def _hold_selection(self, selection: Selection, text: str) -> None:
         old = self._xclips.pop(selection, None)
         if old is not None:
             old.stop(timeout=1.0)
         # -quiet keeps xclip in the foreground: it stays our child until it loses the selection.
         proc = ManagedProcess([self.binaries["xclip"], "-display", self.remote_display, "-selection", selection,
                                "-i", "-quiet"], component="xclip", log_dir=self.logs_dir,
-                              env=self.remote_display_env, stdin_data=text.encode("utf-8"), name="xclip")
+                              env=self.remote_display_env, stdin_data=text.encode("utf-8"), name="xclip")  # fmt: skip
         self._xclips[selection] = proc
         self._log_paths["xclip"] = proc.log_path
         self.started.append(("xclip", proc.pid))
         self._observe()
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.remote_clipboard(selection) == text:
-                return
-            time.sleep(0.05)
-        raise self._error("xclip", f"remote {selection} does not hold the text after {timeout:.0f} s")
