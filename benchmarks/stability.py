@@ -16,9 +16,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import statistics
 import subprocess
 import sys
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,9 +41,11 @@ class ReferenceStability:
     requirements: list[str]  # empty: a full run
     runs: int = 0  # repetitions that wrote a conformance.json
     exit_code: int | None = None  # the stability run's: 4 when a verdict differed, 3 when a repetition wrote nothing
-    unstable: list[str] = field(default_factory=list)
+    unstable: list[str] = field(default_factory=list)  # requirements whose verdict differed between runs
     unexpected: dict[str, list[str]] = field(default_factory=dict)  # requirement → verdicts seen, if not as expected
-    minutes_per_run: float | None = None
+    changed_cases: dict[str, list[str]] = field(default_factory=dict)  # case → its outcome per run, where it differed
+    cases: int = 0  # distinct cases seen
+    minutes_per_run: float | None = None  # median of the runs' own duration_s
 
     def row(self, repeat: int) -> str:
         scope = "full" if not self.requirements else ", ".join(self.requirements)
@@ -55,8 +57,13 @@ class ReferenceStability:
             identical = "yes" if self.runs == repeat else "undecided"
         seen = "; ".join(f"{rid} {'/'.join(sorted(set(v)))}" for rid, v in self.unexpected.items())
         expected = "—" if self.runs == 0 else (f"no: {seen}" if seen else "yes")
+        changed = "—" if self.runs == 0 else f"{len(self.changed_cases)} of {self.cases}"
         minutes = "—" if self.minutes_per_run is None else f"{self.minutes_per_run:.1f}"
-        return f"| {self.name} | {scope} | {self.runs}/{repeat} | {identical} | {expected} | {minutes} |"
+        return f"| {self.name} | {scope} | {self.runs}/{repeat} | {identical} | {expected} | {changed} | {minutes} |"
+
+
+HEADER = ("| reference | requirements | runs with a result | every verdict identical | as the matrix expects | "
+          "cases whose outcome differed | min per run |\n|---|---|---|---|---|---|---|")  # fmt: skip
 
 
 def order(names: list[str]) -> list[str]:
@@ -72,9 +79,10 @@ def scope_of(name: str) -> list[str]:
     return sorted(verdicts_of(name)) if EXPECTED[name].get("_scope") == "listed" else []
 
 
-def assess(name: str, requirements: list[str], folder: Path, exit_code: int, seconds: float,
-           repeat: int) -> ReferenceStability:  # fmt: skip
-    """Read what the stability run of one reference left in ``folder``."""
+def assess(name: str, requirements: list[str], folder: Path, repeat: int,
+           exit_code: int | None = None) -> ReferenceStability:  # fmt: skip
+    """Read what the stability run of one reference left in ``folder`` (``exit_code``: the process's, used when
+    the run wrote no stability.json)."""
     found = ReferenceStability(name, requirements, exit_code=exit_code)
     documents: list[dict[str, Any]] = []
     for index in range(1, repeat + 1):
@@ -84,19 +92,30 @@ def assess(name: str, requirements: list[str], folder: Path, exit_code: int, sec
     found.runs = len(documents)
     stability = folder / "stability.json"
     if stability.is_file():
-        found.unstable = json.loads(stability.read_text(encoding="utf-8"))["unstable"]
+        written = json.loads(stability.read_text(encoding="utf-8"))
+        found.unstable = written["unstable"]
+        found.exit_code = written.get("exit_code", exit_code)
     for rid, verdict in verdicts_of(name).items():
         seen = [doc["requirements"].get(rid, {}).get("verdict", "absent") for doc in documents]
         if any(v != verdict for v in seen):
             found.unexpected[rid] = seen
-    found.minutes_per_run = seconds / 60 / repeat
+    runs = [{case["nodeid"]: case["outcome"] for entry in doc["requirements"].values()
+             for case in entry.get("cases", [])} for doc in documents]  # fmt: skip
+    outcomes = {nodeid: [ran.get(nodeid, "absent") for ran in runs] for nodeid in set().union(*runs)}
+    found.cases = len(outcomes)
+    found.changed_cases = {nodeid: seen for nodeid, seen in sorted(outcomes.items()) if len(set(seen)) > 1}
+    durations = [doc["duration_s"] for doc in documents if doc.get("duration_s") is not None]
+    found.minutes_per_run = statistics.median(durations) / 60 if durations else None
     return found
 
 
 def write_table(out: Path, rows: list[ReferenceStability], repeat: int, workers: str, started: str) -> None:
-    lines = [f"# Stability of the references / リファレンスの安定性 ({started}, --repeat {repeat}, -n {workers})", "",
-             "| reference | requirements | runs with a result | every verdict identical | as the matrix expects | "
-             "min per run |", "|---|---|---|---|---|---|", *(row.row(repeat) for row in rows)]  # fmt: skip
+    lines = [
+        f"# Stability of the references / リファレンスの安定性 ({started}, --repeat {repeat}, -n {workers})",
+        "",
+        HEADER,
+        *(row.row(repeat) for row in rows),
+    ]
     (out / "stability.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (out / "stability.json").write_text(json.dumps({"repeat": repeat, "workers": workers, "started": started,
                                                     "references": [asdict(row) for row in rows]}, indent=2) + "\n",
@@ -109,35 +128,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", "--workers", default="2", help="workers per run, as `conformance run -n`")
     parser.add_argument("--only", nargs="+", default=sorted(EXPECTED), metavar="NAME", help="these references only")
     parser.add_argument("--out", type=Path, help="default: reports/stability-<stamp>")
+    parser.add_argument("--read", action="store_true", help="run nothing: tabulate the runs already in --out")
     args = parser.parse_args(argv)
+    if args.read and args.out is None:
+        parser.error("--read needs --out, the folder of an earlier stability run")
     started = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = (args.out or ROOT / "reports" / f"stability-{started}").resolve()
     out.mkdir(parents=True, exist_ok=True)
     rows: list[ReferenceStability] = []
     for name in order(args.only):
         requirements = scope_of(name)
-        folder = out / name
-        command = [sys.executable, "-m", "conformance.cli", "run", "--candidate", str(CANDIDATES / f"{name}.toml"),
-                   "--out", str(folder), f"--engine-releases={ENGINE_RELEASES}", "--artifacts=none",
-                   f"--repeat={args.repeat}", "-n", args.workers,
-                   *(f"--requirement={rid}" for rid in requirements)]  # fmt: skip
-        print(f"== {name} ({'full' if not requirements else ', '.join(requirements)}) × {args.repeat}", flush=True)
-        begun = time.monotonic()
-        folder.mkdir(parents=True, exist_ok=True)
-        with (out / f"{name}.log").open("w", encoding="utf-8") as log:
-            proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                log.write(line)
-                if line.startswith(("-- ", "安定性", "  ≠", "  全て", "  結果なし")):
-                    print("   " + line.rstrip(), flush=True)
-            code = proc.wait()
-        rows.append(assess(name, requirements, folder, code, time.monotonic() - begun, args.repeat))
+        code = None if args.read else run_reference(name, requirements, out, args.repeat, args.workers)
+        if args.read and not (out / name).is_dir():
+            continue
+        rows.append(assess(name, requirements, out / name, args.repeat, code))
         write_table(out, rows, args.repeat, args.workers, started)
         print("   " + rows[-1].row(args.repeat), flush=True)
     print((out / "stability.md").read_text(encoding="utf-8"))
+    for row in rows:
+        for nodeid, seen in row.changed_cases.items():
+            print(f"{row.name}: {nodeid}: {' '.join(seen)}")
     unsettled = [row for row in rows if row.unstable or row.runs < args.repeat or row.unexpected]
     return 1 if unsettled else 0
+
+
+def run_reference(name: str, requirements: list[str], out: Path, repeat: int, workers: str) -> int:
+    """``conformance run --repeat`` of one reference into ``out/<name>``, its output in ``out/<name>.log``; only
+    the progress lines are shown. Returns its exit code."""
+    command = [sys.executable, "-m", "conformance.cli", "run", "--candidate", str(CANDIDATES / f"{name}.toml"),
+               "--out", str(out / name), f"--engine-releases={ENGINE_RELEASES}", "--artifacts=none",
+               f"--repeat={repeat}", "-n", workers, *(f"--requirement={rid}" for rid in requirements)]  # fmt: skip
+    print(f"== {name} ({'full' if not requirements else ', '.join(requirements)}) × {repeat}", flush=True)
+    (out / name).mkdir(parents=True, exist_ok=True)
+    with (out / f"{name}.log").open("w", encoding="utf-8") as log:
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(line)
+            if line.startswith(("-- ", "安定性", "  ≠", "  全て", "  結果なし")):
+                print("   " + line.rstrip(), flush=True)
+        return proc.wait()
 
 
 if __name__ == "__main__":
