@@ -3,7 +3,7 @@
     conformance run [--candidate PROFILE ...] [--out DIR] [--requirement ID ...] [-k EXPR]
                     [--waivers TOML] [--sign-key KEY] [--artifacts LIST] [--repeat N] [-n N|auto]
                                                                        exit 0 / 1 / 3, 2 on bad input,
-                                                                       4 when --repeat saw verdicts differ
+                                                                       4 when --repeat saw a verdict or a case differ
     conformance keygen --out NAME                                      NAME.key (0600) and NAME.pub
     conformance sign RUN --key KEY                                     RUN/evidence-bundle.zip
     conformance verify BUNDLE --pubkey KEY                             exit 0 verified, 1 not, 2 bad input
@@ -468,7 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "comma-separated, or none (default: all) / 作成する成果物")
     run.add_argument("--repeat", type=int, default=1, metavar="N",
                      help="stability mode: run the plan N times (RUN/repeat-01 …) and report per requirement whether "
-                          "the verdict was the same each time; any difference exits 4 / 安定性の確認")
+                          "the verdict (and each case's outcome) was the same each time; any difference exits 4 / "
+                          "安定性の確認")
     run.add_argument("-n", "--workers", metavar="N|auto", dest="workers",
                      help="split the cases over N worker processes (pytest-xdist), each with its own display, oracle, "
                           "namespaces and CUPS; auto: one per CPU; 1 or absent: serial. With several candidates, their "

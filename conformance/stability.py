@@ -23,6 +23,9 @@ from conformance.verdicts import EXIT_UNDECIDED, EXIT_UNSTABLE
 class Stability:
     folders: list[Path]
     verdicts: dict[str, list[str | None]] = field(default_factory=dict)  # requirement ID → verdict per run
+    # case node ID → (its requirement IDs, its outcome per run): a case can change while its requirement's verdict
+    # does not (one failing case of several); the harness is then not stable either.
+    cases: dict[str, tuple[list[str], list[str | None]]] = field(default_factory=dict)
     exit_codes: list[int | None] = field(default_factory=list)
     differences: list[str] = field(default_factory=list)  # compare's text, first run against each differing run
 
@@ -35,10 +38,14 @@ class Stability:
         return sorted(rid for rid, seen in self.verdicts.items() if len(set(seen)) > 1)
 
     @property
+    def changed_cases(self) -> list[str]:
+        return sorted(nodeid for nodeid, (_, seen) in self.cases.items() if len(set(seen)) > 1)
+
+    @property
     def exit_code(self) -> int:
         if self.unfinished:
             return EXIT_UNDECIDED
-        if self.unstable or len(set(self.exit_codes)) > 1:
+        if self.unstable or self.changed_cases or len(set(self.exit_codes)) > 1:
             return EXIT_UNSTABLE
         return int(self.exit_codes[0] or 0)
 
@@ -46,8 +53,9 @@ class Stability:
         return {
             "runs": [str(f) for f in self.folders],
             "exit_codes": self.exit_codes,
-            "identical": not self.unstable and not self.unfinished,
+            "identical": not self.unstable and not self.changed_cases and not self.unfinished,
             "unstable": self.unstable,
+            "changed_cases": {nodeid: self.cases[nodeid][1] for nodeid in self.changed_cases},
             "unfinished": [str(f) for f in self.unfinished],
             "verdicts": self.verdicts,
             "exit_code": self.exit_code,
@@ -62,8 +70,14 @@ class Stability:
             tally = Counter(v or "no result" for v in self.verdicts[rid])
             seen = ", ".join(f"{VERDICT_LABELS.get(v, (v, v))[1]} ×{count}" for v, count in tally.most_common())
             lines.append(f"  ≠ {rid}: {seen}")
-        if not self.unstable and not self.unfinished:
-            lines.append(f"  全ての判定が {n} 回とも同一 / every verdict identical in all {n} runs")
+        for nodeid in self.changed_cases:
+            rids, outcomes = self.cases[nodeid]
+            tally = Counter(v or "no result" for v in outcomes)
+            seen = ", ".join(f"{v} ×{count}" for v, count in tally.most_common())
+            lines.append(f"  ≠ {','.join(rids)} case {nodeid}: {seen} / 試験結果が回によって異なる")
+        if not self.unstable and not self.changed_cases and not self.unfinished:
+            lines.append(f"  全ての判定と試験結果が {n} 回とも同一 / every verdict and case outcome identical in all "
+                         f"{n} runs")
         lines += self.differences
         return "\n".join(lines)
 
@@ -83,14 +97,31 @@ def check_stability(target: Path, folders: list[Path]) -> Stability:
     ids = sorted({rid for d in documents if d for rid in d["requirements"]})
     for rid in ids:
         stability.verdicts[rid] = [(d["requirements"].get(rid) or {}).get("verdict") if d else None for d in documents]
-    finished = [(folder, d) for folder, d in zip(folders, documents, strict=True) if d is not None]
+    outcomes = [_case_outcomes(d) if d else {} for d in documents]
+    for nodeid in sorted(set().union(*outcomes)):
+        rids = next(found[nodeid][0] for found in outcomes if nodeid in found)
+        stability.cases[nodeid] = (rids, [found[nodeid][1] if nodeid in found else None for found in outcomes])
+    finished = [(index, folder) for index, (folder, d) in enumerate(zip(folders, documents, strict=True)) if d]
     if len(finished) > 1:
-        first = load_run(finished[0][0])
-        for folder, document in finished[1:]:
-            if any(document["requirements"].get(rid, {}).get("verdict") != stability.verdicts[rid][0] for rid in ids):
+        first_index, first_folder = finished[0]
+        first = load_run(first_folder)
+        for index, folder in finished[1:]:
+            differs = [rid for rid in ids if stability.verdicts[rid][index] != stability.verdicts[rid][first_index]]
+            differs += [nodeid for nodeid, (_, seen) in stability.cases.items() if seen[index] != seen[first_index]]
+            if differs:
                 stability.differences.append(render_text(compare([first, load_run(folder)])))
     target.mkdir(parents=True, exist_ok=True)
     (target / "stability.json").write_text(json.dumps(stability.to_json(), ensure_ascii=False, indent=2),
                                            encoding="utf-8")  # fmt: skip
     (target / "stability.txt").write_text(stability.render() + "\n", encoding="utf-8")
     return stability
+
+
+def _case_outcomes(document: dict[str, Any]) -> dict[str, tuple[list[str], str]]:
+    """Each case of a run: node ID → (the requirement IDs it decides, its outcome)."""
+    found: dict[str, tuple[list[str], str]] = {}
+    for rid, entry in document["requirements"].items():
+        for case in entry.get("cases", []):
+            rids, outcome = found.get(case["nodeid"], ([], case["outcome"]))
+            found[case["nodeid"]] = ([*rids, rid], outcome)
+    return found

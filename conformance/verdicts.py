@@ -29,7 +29,7 @@ ATTESTATION_STATUSES = ("attested", "pending", "expired")
 PENDING: dict[str, Any] = {"status": "pending"}  # a manual requirement nothing was handed in for
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT, EXIT_UNDECIDED = 0, 1, 2, 3
-EXIT_UNSTABLE = 4  # stability mode (--repeat): a verdict differed between repetitions of the same plan
+EXIT_UNSTABLE = 4  # stability mode (--repeat): a verdict or a case's outcome differed between repetitions of a plan
 
 
 @dataclass

@@ -45,3 +45,29 @@ def test_a_repetition_without_a_result_is_undecided(tmp_path: Path) -> None:
     stability = check_stability(tmp_path, _runs(tmp_path, document(), None))
     assert stability.exit_code == EXIT_UNDECIDED
     assert "no result" in stability.render()
+
+
+def test_a_case_that_changes_under_an_unchanged_verdict_is_unstable_too(tmp_path: Path) -> None:
+    """CLIP-01 decided by two cases, one failing in every run: the other flipping between pass and error leaves the
+    verdict `fail` each time, but a harness whose case outcomes flip is not stable."""
+
+    def two_cases(second: str) -> dict:
+        doc = document()
+        clip = doc["requirements"]["CLIP-01"]
+        clip["verdict"] = "fail"
+        clip["cases"] = [
+            dict(clip["cases"][0], outcome="fail"),
+            dict(clip["cases"][0], nodeid="cases/test_clipboard.py::test_copy[japanese]", outcome=second),
+        ]
+        return doc
+
+    stability = check_stability(tmp_path, _runs(tmp_path, two_cases("pass"), two_cases("error"), two_cases("pass")))
+    assert stability.unstable == []  # the verdict did not change
+    assert stability.changed_cases == ["cases/test_clipboard.py::test_copy[japanese]"]
+    assert stability.exit_code == EXIT_UNSTABLE
+    text = stability.render()
+    assert "CLIP-01 case cases/test_clipboard.py::test_copy[japanese]: pass ×2, error ×1" in text
+    written = json.loads((tmp_path / "stability.json").read_text(encoding="utf-8"))
+    assert written["identical"] is False
+    assert written["changed_cases"] == {"cases/test_clipboard.py::test_copy[japanese]": ["pass", "error", "pass"]}
+    assert len(stability.differences) == 1  # the second run against the first: compare's text, once
