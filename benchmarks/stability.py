@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: this tree's tests and conformance, not an installed copy
     sys.path.insert(0, str(ROOT))
 
+from conformance.stability import case_outcomes  # noqa: E402
 from tests.reference.matrix import CANDIDATES, ENGINE_RELEASES, EXPECTED, verdicts_of  # noqa: E402
 
 # The order of the run: the open/hardened pairs first, so that a run cut short still has the figures that matter.
@@ -99,9 +100,9 @@ def assess(name: str, requirements: list[str], folder: Path, repeat: int,
         seen = [doc["requirements"].get(rid, {}).get("verdict", "absent") for doc in documents]
         if any(v != verdict for v in seen):
             found.unexpected[rid] = seen
-    runs = [{case["nodeid"]: case["outcome"] for entry in doc["requirements"].values()
-             for case in entry.get("cases", [])} for doc in documents]  # fmt: skip
-    outcomes = {nodeid: [ran.get(nodeid, "absent") for ran in runs] for nodeid in set().union(*runs)}
+    runs = [case_outcomes(doc) for doc in documents]
+    nodeids = set().union(*runs)
+    outcomes = {nodeid: [ran[nodeid][1] if nodeid in ran else "absent" for ran in runs] for nodeid in nodeids}
     found.cases = len(outcomes)
     found.changed_cases = {nodeid: seen for nodeid, seen in sorted(outcomes.items()) if len(set(seen)) > 1}
     durations = [doc["duration_s"] for doc in documents if doc.get("duration_s") is not None]
@@ -144,12 +145,15 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(assess(name, requirements, out / name, args.repeat, code))
         write_table(out, rows, args.repeat, args.workers, started)
         print("   " + rows[-1].row(args.repeat), flush=True)
+    write_table(out, rows, args.repeat, args.workers, started)
     print((out / "stability.md").read_text(encoding="utf-8"))
     for row in rows:
         for nodeid, seen in row.changed_cases.items():
             print(f"{row.name}: {nodeid}: {' '.join(seen)}")
-    unsettled = [row for row in rows if row.unstable or row.runs < args.repeat or row.unexpected]
-    return 1 if unsettled else 0
+    unsettled = [row for row in rows if row.unstable or row.changed_cases or row.runs < args.repeat or row.unexpected]
+    if not rows:
+        print(f"{out}: no stability run of these references here / 安定性の実行結果がない", file=sys.stderr)
+    return 1 if unsettled or not rows else 0
 
 
 def run_reference(name: str, requirements: list[str], out: Path, repeat: int, workers: str) -> int:

@@ -97,7 +97,7 @@ def check_stability(target: Path, folders: list[Path]) -> Stability:
     ids = sorted({rid for d in documents if d for rid in d["requirements"]})
     for rid in ids:
         stability.verdicts[rid] = [(d["requirements"].get(rid) or {}).get("verdict") if d else None for d in documents]
-    outcomes = [_case_outcomes(d) if d else {} for d in documents]
+    outcomes = [case_outcomes(d) if d else {} for d in documents]
     for nodeid in sorted(set().union(*outcomes)):
         rids = next(found[nodeid][0] for found in outcomes if nodeid in found)
         stability.cases[nodeid] = (rids, [found[nodeid][1] if nodeid in found else None for found in outcomes])
@@ -117,7 +117,7 @@ def check_stability(target: Path, folders: list[Path]) -> Stability:
     return stability
 
 
-def _case_outcomes(document: dict[str, Any]) -> dict[str, tuple[list[str], str]]:
+def case_outcomes(document: dict[str, Any]) -> dict[str, tuple[list[str], str]]:
     """Each case of a run: node ID → (the requirement IDs it decides, its outcome)."""
     found: dict[str, tuple[list[str], str]] = {}
     for rid, entry in document["requirements"].items():
