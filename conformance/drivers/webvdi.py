@@ -56,6 +56,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "canvas_selector": "#noVNC_container canvas",
         "clipboard_panel": "#noVNC_clipboard_text",
         "clipboard_button": "#noVNC_clipboard_button",
+        # The control bar slides out of view 2 s after connecting (app/ui.js, closeControlbarTimeout).
+        "menu_handle": "#noVNC_control_bar_handle",
         "wire_protocol": "rfb",
         "canvas_shows": "screen",
     },
@@ -71,6 +73,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "canvas_shows": "window",
     },
 }
+CONTROL_TRY_MS = 5_000  # a click on the client's own control that takes longer finds it hidden: see _click_control
 UPLOAD_ACTIONS = ("click", "hover")  # how one step of upload_steps is done (see WebVdiSettings)
 REMOTE_PROBE = "/pages/remote-probe.html"
 TERMINAL_ARGS = ("--test-type",)
@@ -158,6 +161,9 @@ class WebVdiSettings(DriverSettings):
     canvas_shows: Literal["screen", "window"] | None = None  # the whole remote screen, or the probe's window
     clipboard_panel: str | None = None  # the client's own clipboard text box, if it has one
     clipboard_button: str | None = None  # what opens that panel
+    # What brings the client's own controls back into view when its menu or bar has hidden them (noVNC hides its
+    # control bar after connecting): clicked, as a user does, when a control is out of view.
+    menu_handle: str | None = None
     # The client's own upload UI up to the file dialog: "click:SEL" or "hover:SEL", SEL a Playwright selector.
     upload_steps: list[str] | None = None
     wire_protocol: str | None = None  # a decoder of oracles.wire ("rfb", "xpra") or "opaque"
@@ -299,8 +305,26 @@ class WebVdiSession(ScreenTransferSession):
         if not settings.clipboard_panel or self.page.locator(settings.clipboard_panel).count() == 0:
             return False
         if settings.clipboard_button and not self.page.locator(settings.clipboard_panel).is_visible():
-            self.page.click(settings.clipboard_button)
+            self._click_control(settings.clipboard_button)
         return True
+
+    def _click_control(self, selector: str) -> None:
+        """Click one of the client's own controls. One that its menu hid (noVNC's bar slides out 2 s after
+        connecting: a click racing the slide finds the button moving, then gone) is brought back as a user does,
+        by ``menu_handle``, and clicked again; the last try has Playwright's full time-out and its error."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+        handle = self.driver.settings.menu_handle
+        for _ in range(2 if handle else 0):
+            try:
+                self.page.click(selector, timeout=CONTROL_TRY_MS)
+                return
+            except PlaywrightTimeoutError:
+                out_of_view = self.page.locator(selector).evaluate(
+                    "e => { const r = e.getBoundingClientRect(); return r.right <= 0 || r.left >= innerWidth; }")
+                if out_of_view and handle is not None:
+                    self.page.click(handle)
+        self.page.click(selector)
 
     def paste_into_clipboard_panel(self) -> str | None:
         settings = self.driver.settings
@@ -311,7 +335,7 @@ class WebVdiSession(ScreenTransferSession):
         self.page.keyboard.press("Control+v")  # the terminal browser's own paste from the OS clipboard
         held = self.client_clipboard_text()
         if settings.clipboard_button:
-            self.page.click(settings.clipboard_button)  # close it: the client sends on change
+            self._click_control(settings.clipboard_button)  # close it: the client sends on change
         return held
 
     def client_clipboard_text(self) -> str | None:
@@ -328,7 +352,7 @@ class WebVdiSession(ScreenTransferSession):
         self.page.fill(settings.clipboard_panel, text)
         self.page.dispatch_event(settings.clipboard_panel, "change")
         if settings.clipboard_button:
-            self.page.click(settings.clipboard_button)  # close the panel again so it stops covering the canvas
+            self._click_control(settings.clipboard_button)  # close the panel again so it stops covering the canvas
         return True
 
     # -- the client's own upload UI ----------------------------------------------------------------

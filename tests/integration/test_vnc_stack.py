@@ -24,12 +24,15 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, WebSocket, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from conformance.environment.vnc_stack import SERVER_COMPONENT, ServerKind, VncStack
+from conformance.drivers.webvdi import WebVdiSession, WebVdiSettings
+from conformance.environment.vnc_stack import SERVER_COMPONENT, ServerKind, VncStack, tigervnc_installed
 from conformance.errors import HarnessError
 from conformance.oracles import rfb
 from tests.integration.harness import private_browser_env
@@ -534,3 +537,43 @@ def test_ctrl_c_during_bring_up_stops_everything(tracker: Tracker, tmp_path: Pat
     tracker.track(stack)
     assert len(stack.started) >= 3
     assert all(_gone(pid) for _c, pid in stack.started) and stack.pids() == []
+
+
+# --------------------------------------------------------------------------------------------------------
+# the screen-transfer driver on noVNC's own controls
+
+BAR_CLOSED = "!document.getElementById('noVNC_control_bar').classList.contains('noVNC_open')"
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.skipif(not tigervnc_installed(), reason="the noVNC reference stack runs on TigerVNC here")
+def test_the_clipboard_panel_is_reached_after_the_control_bar_slid_away(probe_site: ProbeSite, browser: Browser,
+                                                                       tracker: Tracker, tmp_path: Path) -> None:
+    """noVNC closes its control bar 2 s after connecting; a case that opens the client's clipboard panel after that
+    (a loaded machine: one run in ten did in a stability run) found the button out of view and timed out. The
+    driver brings the bar back by its handle, as a user does: the text reaches the remote clipboard. Without the
+    handle (the control's own click alone) the same act fails: the race is real, not a slow machine."""
+    tag = uuid.uuid4().hex[:8].upper()
+    session_name = f"bar-{tag}"
+    with VncStack(tmp_path / "stack", lambda facts: probe_site.url(session_name, f"SHOWN-{tag}", f"B-{tag}"),
+                  server="tigervnc", clipboard="open", remote_ready=probe_site.loaded(session_name)) as stack:
+        tracker.track(stack)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        try:
+            connect(page, stack)
+            page.wait_for_function(BAR_CLOSED, timeout=10_000)  # the bar slid away after connecting
+            settings = WebVdiSettings(name="webvdi", reference_stack={"product": "novnc"})  # the preset only
+            terminal = SimpleNamespace(page=page, disk_roots=[], download_roots=[])
+            client = WebVdiSession(SimpleNamespace(settings=settings), terminal)  # type: ignore[arg-type]
+            assert client.set_client_clipboard(f"PANEL-{tag}")
+            assert wait_until(page, lambda: stack.remote_clipboard() == f"PANEL-{tag}", 10) is not None, \
+                stack.remote_clipboard()
+
+            connect(page, stack)  # again: the bar stayed open after the driver's handle click
+            page.wait_for_function(BAR_CLOSED, timeout=10_000)
+            bare = SimpleNamespace(settings=settings.model_copy(update={"menu_handle": None}))
+            with pytest.raises(PlaywrightTimeoutError):
+                page.set_default_timeout(3_000)
+                WebVdiSession(bare, terminal).set_client_clipboard(f"NO-{tag}")  # type: ignore[arg-type]
+        finally:
+            page.close()
