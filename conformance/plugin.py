@@ -379,9 +379,11 @@ class ConformanceRun:
             used = getattr(item, "funcargs", {})
             self.parts.update({name: used[name] for name in SHARED_PARTS if name in used})
         observed_failure = report.failed and call.excinfo is not None and call.excinfo.errisinstance(AssertionError)
-        if report.when == "call" and not observed_failure and not report.skipped:
+        during_call = report.when == "call" and not observed_failure and not report.skipped
+        if during_call or (report.when == "setup" and report.failed):
             # A part the case relied on died while it ran: nothing it saw (or did not see) is a verdict. A failure
-            # observed before that stays a failure: what was seen was seen.
+            # observed before that stays a failure: what was seen was seen. One that died while the case was set
+            # up is named too, not the time-out it caused (a client that could not connect to a dead server).
             lost = _lost_during(item)
             if lost:
                 result.outcome, result.message = "error", lost

@@ -576,5 +576,5 @@ def test_the_remote_stack_dying_mid_case_is_an_error_naming_it(reference: str, c
     assert later["message"].startswith(f"setup: {named}"), later["message"]
     assert "earlier in the run" in later["message"]
     no_verdict_after(run, 1)
-    assert code == 3
+    assert code == (1 if st01["verdict"] == "fail" else 3)  # a must-level fail outranks the undecided DL-01
     assert_nothing_left(run, leftovers)
