@@ -284,6 +284,12 @@ class Row:
         return len(set(self.verdicts)) > 1
 
     @property
+    def outcomes_differ(self) -> bool:
+        """A case of the requirement has another outcome in some run (or is in some runs only)."""
+        runs = [{case["nodeid"]: case["outcome"] for case in (cell or {}).get("cases", [])} for cell in self.cells]
+        return any(run != runs[0] for run in runs[1:])
+
+    @property
     def partial(self) -> bool:
         """Not in every run (e.g. a --requirement selection): not compared."""
         return None in self.verdicts
@@ -357,7 +363,10 @@ def compare(runs: Sequence[Run], catalog: Any = None) -> Comparison:
         if (same or identity.across_candidates) and len(set(values := tuple(map(identity.show, runs)))) > 1
     )
     rows = tuple(_rows(runs, catalog))
-    differing = tuple(_diff(runs, row) for row in rows if same and row.differs and not row.partial)
+    # Same candidate: a requirement differs when its verdict does, or when one of its cases' outcome does under an
+    # unchanged verdict (a case flipping between pass and error while another case fails: the verdict held by luck).
+    differing = tuple(_diff(runs, row) for row in rows
+                      if same and not row.partial and (row.differs or row.outcomes_differ))  # fmt: skip
     return Comparison(
         runs=runs,
         labels=tuple(_label(i) for i in range(len(runs))),
@@ -518,7 +527,7 @@ def render_text(comparison: Comparison) -> str:
 def _same_text(c: Comparison) -> str:
     lines = [f"実行の比較 / run comparison: {c.runs[0].name} ({len(c.runs)} 回の実行 / runs)", *_run_lines(c)]
     lines += _mismatch_lines(c)
-    lines += ["", f"判定が異なる要件 / requirements whose verdict differs: {len(c.differing)}"]
+    lines += ["", f"判定か試験結果が異なる要件 / requirements whose verdict or cases differ: {len(c.differing)}"]
     for diff in c.differing:
         lines.append(f"  {diff.id}  {_level_label(diff.level)}  {diff.title[0]} / {diff.title[1]}".rstrip(" /"))
         for label, (verdict, reason) in zip(c.labels, diff.sides, strict=True):
@@ -556,7 +565,7 @@ def _same_text(c: Comparison) -> str:
         lines.append("結果 / result: 差異なし / no differences (exit 0)")
     elif c.differing:
         lines.append(
-            f"結果 / result: 判定の差異あり {len(c.differing)} 件 / {len(c.differing)} verdict(s) differ (exit 1)"
+            f"結果 / result: 差異あり {len(c.differing)} 件 / {len(c.differing)} requirement(s) differ (exit 1)"
         )
     else:
         lines.append(
@@ -741,8 +750,8 @@ def _legend() -> str:
 def _differences(c: Comparison) -> str:
     esc = html.escape
     if not c.differing:
-        return "<h2>判定が異なる要件 / Requirements whose verdict differs: 0</h2>"
-    blocks = [f"<h2>判定が異なる要件 / Requirements whose verdict differs: {len(c.differing)}</h2>"]
+        return "<h2>判定か試験結果が異なる要件 / Requirements whose verdict or cases differ: 0</h2>"
+    blocks = [f"<h2>判定か試験結果が異なる要件 / Requirements whose verdict or cases differ: {len(c.differing)}</h2>"]
     for diff in c.differing:
         verdicts = "".join(
             f"<tr><td><b>{esc(label)}</b></td><td>{_badge(verdict)}</td><td><small>{esc(reason)}</small></td></tr>"
@@ -800,8 +809,8 @@ def render_html(comparison: Comparison, out_path: Path) -> str:
             result = '<div class="result ok">差異なし / no differences (exit 0)</div>'
         elif c.differing:
             result = (
-                f'<div class="result bad">判定の差異あり {len(c.differing)} 件 / {len(c.differing)} '
-                "verdict(s) differ (exit 1)</div>"
+                f'<div class="result bad">差異あり {len(c.differing)} 件 / {len(c.differing)} '
+                "requirement(s) differ (exit 1)</div>"
             )
         else:
             result = (

@@ -197,7 +197,7 @@ def test_catalog_hash_mismatch_is_called_out_first(tmp_path: Path, catalog: Any)
     assert [m.field for m in comparison.mismatches] == ["suite.catalog_sha256"]
     text = render_text(comparison)
     assert "4e1f00000000" in text and "999999999999" in text and "weaker" in text
-    assert text.index("requirement catalog") < text.index("requirements whose verdict differs")
+    assert text.index("requirement catalog") < text.index("requirements whose verdict or cases differ")
     page = render_html(comparison, tmp_path / "compare.html")
     assert page.index('class="warn"') < page.index('id="diff-PRN-01"') < page.index('id="PRN-01"')
 
@@ -377,3 +377,28 @@ def test_a_result_of_the_wrong_shape(tmp_path: Path, damage: Any, field: str) ->
 def test_compare_needs_two_runs(tmp_path: Path, catalog: Any) -> None:
     with pytest.raises(InputError, match="at least two runs"):
         compare([load_run(write_run(tmp_path / "a", document()))], catalog)
+
+
+def test_a_case_that_differs_under_the_same_verdict_is_a_difference(tmp_path: Path, catalog: Any) -> None:
+    """CLIP-01 fails in both runs through one case; its other case passed in A and could not decide in B: the verdict
+    held, but the runs did not agree, and the case is shown."""
+
+    def clip(second: str) -> dict[str, Any]:
+        doc = document()
+        entry = doc["requirements"]["CLIP-01"]
+        entry.update(verdict="fail", reason="1 of 2 cases failed")
+        entry["cases"] = [
+            dict(entry["cases"][0], outcome="fail"),
+            dict(entry["cases"][0], nodeid="cases/test_clipboard.py::test_copy[japanese]", outcome=second),
+        ]
+        return doc
+
+    a = load_run(write_run(tmp_path / "a", clip("pass")))
+    b = load_run(write_run(tmp_path / "b", clip("error")))
+    comparison = compare([a, b], catalog)
+    assert [diff.id for diff in comparison.differing] == ["CLIP-01"] and exit_code(comparison) == 1
+    assert [case.nodeid for case in comparison.differing[0].cases] == ["cases/test_clipboard.py::test_copy[japanese]"]
+    text = render_text(comparison)
+    assert "requirements whose verdict or cases differ: 1" in text and "B: error" in text
+    same = compare([a, load_run(write_run(tmp_path / "c", clip("pass")))], catalog)
+    assert same.differing == () and exit_code(same) == 0
