@@ -315,15 +315,16 @@ class WebVdiSession(ScreenTransferSession):
         from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
         handle = self.driver.settings.menu_handle
-        for _ in range(2 if handle else 0):
-            try:
-                self.page.click(selector, timeout=CONTROL_TRY_MS)
-                return
-            except PlaywrightTimeoutError:
-                out_of_view = self.page.locator(selector).evaluate(
-                    "e => { const r = e.getBoundingClientRect(); return r.right <= 0 || r.left >= innerWidth; }")
-                if out_of_view and handle is not None:
-                    self.page.click(handle)
+        if handle is not None:
+            for _ in range(2):
+                try:
+                    self.page.click(selector, timeout=CONTROL_TRY_MS)
+                    return
+                except PlaywrightTimeoutError:
+                    out_of_view = self.page.locator(selector).evaluate(
+                        "e => { const r = e.getBoundingClientRect(); return r.right <= 0 || r.left >= innerWidth; }")
+                    if out_of_view:
+                        self.page.click(handle)
         self.page.click(selector)
 
     def paste_into_clipboard_panel(self) -> str | None:
