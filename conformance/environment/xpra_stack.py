@@ -123,9 +123,10 @@ _DROPPED_ENV = ("DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "XDG_CONFIG_HOME", "
 # What xpra's log says when another process got the display number or the port between our check and its start
 # (two parallel workers, or two runs, picking the same free number at once): its Xvfb finds the lock file or the
 # socket taken, or xpra, polling the display before its own Xvfb has failed, reaches the other X server, which
-# refuses this stack's cookie ("Invalid MIT-MAGIC-COOKIE").
-_ADDRESS_IN_USE = re.compile(r"Address already in use|already in use|server lock file|already (active|running)|"
-                             r"Invalid MIT-MAGIC-COOKIE", re.IGNORECASE)
+# refuses this stack's cookie ("Invalid MIT-MAGIC-COOKIE"). Not xpra's own hint "if the display is already running,
+# try a different one": it follows every Xvfb failure, also one that no other number would mend.
+_ADDRESS_IN_USE = re.compile(r"Address already in use|already in use|server lock file|already active|"
+                             r"server already running|Invalid MIT-MAGIC-COOKIE", re.IGNORECASE)
 _STARTED_PID = re.compile(r"started with pid=(\d+)")
 XPRA_NOISE = "Warning: running as"  # a log line xpra writes on every start as root: no reason for anything
 
