@@ -18,13 +18,11 @@ which shows the canary was on the terminal's screen as pixels while it was not o
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from conformance import waits
 from conformance.cases.observation import Observation
-from conformance.cases.remote_desktop import content_hits, decoded, ocr_shown_canary, session_wire
+from conformance.cases.remote_desktop import content_hits, decoded, ocr_shown_canary, session_wire, type_in_remote
 from conformance.drivers.base import ScreenTransferDriver, ScreenTransferSession
 from conformance.errors import HarnessError
 
@@ -38,10 +36,8 @@ def test_only_screen_and_input_cross(
 ) -> None:
     """画面と入力以外の文字情報が経路に流れない / only screen and input cross the wire"""
     probe = driver.remote.probe
-    since = time.time()
-    candidate_session.click_remote(*probe.target("typebox"))
-    candidate_session.type_remote(canary)
-    probe.wait_for("input", canary, since)
+    typed = type_in_remote(candidate_session, driver, canary)
+    evidence.json("typed.json", {"attempts": typed.attempts, "seconds": typed.seconds, "report": typed.report})
     waits.pause(0.5, page=candidate_session.page)  # let the screen update that shows the text go out
     evidence.screenshot(candidate_session, "canvas.png")
     model = session_wire(network_oracle, driver, candidate_session)

@@ -50,7 +50,14 @@ import pytest
 
 from conformance import waits
 from conformance.cases.observation import Observation
-from conformance.cases.remote_desktop import clipboard_texts, content_hits, decoded, paste_in_remote, session_wire
+from conformance.cases.remote_desktop import (
+    clipboard_texts,
+    content_hits,
+    decoded,
+    paste_in_remote,
+    session_wire,
+    type_in_remote,
+)
 from conformance.detectors import make_canary
 from conformance.drivers.base import ScreenTransferDriver, ScreenTransferSession
 from conformance.errors import HarnessError
@@ -190,12 +197,8 @@ def copy_by(method: str, session: ScreenTransferSession, driver: ScreenTransferD
             notes["remote_clipboard"] = selections.read("clipboard")
         return shown, t0, notes
     if method == "keyboard":
-        since = time.time()
-        session.click_remote(*probe.target("typebox"))
-        session.press_remote("Control+a")
-        session.press_remote("Delete")  # an empty box: the copy holds this case's canary only
-        session.type_remote(canary)
-        notes["typed"] = probe.wait_for("input", canary, since, ACT_TIMEOUT)
+        # An empty box (type_in_remote empties it): the copy holds this case's canary only.
+        notes["typed"] = type_in_remote(session, driver, canary, ACT_TIMEOUT).report
         t0, copied_since = time.monotonic(), time.time()
         session.press_remote("Control+a")
         session.press_remote("Control+c")

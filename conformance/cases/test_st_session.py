@@ -42,6 +42,7 @@ from typing import Any
 import pytest
 
 from conformance import waits
+from conformance.cases.remote_desktop import type_in_remote
 from conformance.cases.residue_scan import residue_hits, summarize
 from conformance.detectors import load_test_numbers, scan
 from conformance.errors import HarnessError
@@ -75,17 +76,6 @@ def _endpoint(url: str) -> tuple[str, int] | None:
 
 def _first(items: list[str], n: int) -> dict[str, Any]:
     return {"count": len(items), "first": items[:n]}
-
-
-def type_into_remote(session: Any, driver: Any, site: Any, text: str) -> dict:
-    """Type ``text`` into the remote text box through the canvas; the probe's report proves it arrived."""
-    since = time.time()
-    probe = driver.remote.probe
-    session.click_remote(*probe.target("typebox"))
-    session.press_remote("Control+a")
-    session.press_remote("Delete")  # the box keeps what earlier cases typed: start empty
-    session.type_remote(text)
-    return probe.wait_for("input", text, since, REPORT_TIMEOUT)
 
 
 # -- NET-01 ----------------------------------------------------------------------------------------
@@ -131,7 +121,7 @@ def attribute(attempts: list[Any], client: set[tuple[str, int]], candidate: Any)
 @pytest.mark.requirement("NET-01")
 @pytest.mark.usefixtures("bypass_caveat")
 def test_client_connects_only_to_declared_endpoints(
-    candidate: Any, driver: Any, fixture_site: Any, network_oracle: Any, canary: str, evidence: Any, run_dir: Path
+    candidate: Any, driver: Any, network_oracle: Any, canary: str, evidence: Any, run_dir: Path
 ) -> None:
     """クライアントの通信先が申告した宛先に限られる / the client connects only to its declared endpoints"""
     network_oracle.require_alive()
@@ -140,7 +130,7 @@ def test_client_connects_only_to_declared_endpoints(
     try:
         client = ClientRequests(session)
         session.connect()
-        type_into_remote(session, driver, fixture_site, canary)  # the session in use, not only idle
+        type_in_remote(session, driver, canary)  # the session in use, not only idle
         waits.pause(BACKGROUND_SECONDS, page=session.page)
         evidence.screenshot(session, "session.png")
     finally:
@@ -186,7 +176,7 @@ def test_client_connects_only_to_declared_endpoints(
 @pytest.mark.requirement("LEAK-01")
 @pytest.mark.usefixtures("bypass_caveat")
 def test_planted_data_does_not_leave(
-    candidate: Any, candidate_session: Any, driver: Any, fixture_site: Any, network_oracle: Any,
+    candidate: Any, candidate_session: Any, driver: Any, network_oracle: Any,
     clipboard_oracle: Any, canary: str, evidence: Any, run_dir: Path,
 ) -> None:
     """リモート側の機微情報が申告外の宛先・端末に出ない / planted data does not leave to undeclared places"""
@@ -195,7 +185,7 @@ def test_planted_data_does_not_leave(
     shown = driver.remote.probe.canary
     canaries = [c for c in (canary, shown) if c]
     since = candidate_session.connected_at - 60  # the session's start-up traffic included
-    typed = type_into_remote(candidate_session, driver, fixture_site, f"{canary} {mynumber} {corporate}")
+    typed = type_in_remote(candidate_session, driver, f"{canary} {mynumber} {corporate}").report
     waits.pause(BACKGROUND_SECONDS, page=candidate_session.page)
     evidence.screenshot(candidate_session, "remote.png")
     network_oracle.require_alive()
@@ -237,14 +227,14 @@ def test_planted_data_does_not_leave(
 # -- RES-01 ----------------------------------------------------------------------------------------
 @pytest.mark.requirement("RES-01")
 def test_no_session_content_remains(
-    candidate_session: Any, driver: Any, fixture_site: Any, network_oracle: Any, canary: str, evidence: Any
+    candidate_session: Any, driver: Any, network_oracle: Any, canary: str, evidence: Any
 ) -> None:
     """セッション終了後、端末に画面転送の内容が残らない / no content of the remote session remains on the terminal"""
     roots = [Path(r) for r in candidate_session.disk_roots]
     if not roots:
         raise HarnessError("driver", "the driver names no disk roots for the session: nothing could be scanned")
     shown = driver.remote.probe.canary
-    typed = type_into_remote(candidate_session, driver, fixture_site, canary)
+    typed = type_in_remote(candidate_session, driver, canary).report
     waits.pause(1.0, page=candidate_session.page)  # the screen shows the typed text too
     evidence.screenshot(candidate_session, "before-close.png")
     marker = f"RESCONTROL{secrets.token_hex(6)}"

@@ -132,6 +132,14 @@ def alive(pid: int, start: int) -> bool:
 
 
 _WORK_DIR = re.compile(re.escape(tempfile.gettempdir()) + r"/conformance-[A-Za-z0-9_]+(?=/)")
+_DISPLAY = re.compile(r"(?:^|\0)DISPLAY=:(\d+)")
+
+
+def _environ(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def temp_run_folders() -> set[Path]:
@@ -142,6 +150,10 @@ def temp_run_folders() -> set[Path]:
 def x_sockets() -> set[Path]:
     """The X servers' sockets in the temporary folder: a killed Xvfb leaves its own behind unless the run removes it."""
     return set(Path(tempfile.gettempdir(), ".X11-unix").glob("X*"))
+
+
+def x_socket(display: str) -> Path:
+    return Path(tempfile.gettempdir(), ".X11-unix", f"X{display}")
 
 
 def children(pid: int) -> list[int]:
@@ -176,6 +188,10 @@ class WatchedRun:
         # The run's private work folders (conformance-* in the temporary folder), as its processes name them: told
         # apart from the folders of other runs and unit tests that come and go meanwhile.
         self.work_dirs: set[Path] = set()
+        # The X displays its processes were given (DISPLAY in their environment): the run's own X sockets, told
+        # apart from those of other runs meanwhile (Xvfb takes its number through -displayfd, so no command line
+        # names it).
+        self.displays: set[str] = set()
         self.lines: list[str] = []
         self.stderr = ""
         self._lock = threading.Lock()
@@ -197,6 +213,7 @@ class WatchedRun:
                     except OSError:
                         continue
                     self.work_dirs |= {Path(found) for found in _WORK_DIR.findall(text)}
+                    self.displays |= set(_DISPLAY.findall(_environ(pid)))
             time.sleep(0.2)
 
     def _read(self) -> None:

@@ -23,6 +23,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,7 @@ from tests.integration.harness import (
     netns_list,
     proc_stat,
     temp_run_folders,
+    x_socket,
     x_sockets,
 )
 from tests.reference.matrix import verdicts_of
@@ -64,7 +66,11 @@ def assert_nothing_left(run: WatchedRun, before: Before) -> None:
     # Only the run's own: unit tests running meanwhile make (and remove) conformance-* folders of their own.
     assert run.work_dirs, "the run's work folder was not seen in its processes' command lines"
     assert (temp_run_folders() - temps) & run.work_dirs == set(), "the run's work folder was left"
-    assert x_sockets() - sockets == set(), "the X socket of the run's display was left"
+    # Only the run's own displays: other runs on the machine meanwhile make X sockets of their own.
+    x_servers = [comm for comm in run.seen.values() if comm in ("Xvfb", "Xtigervnc")]
+    assert run.displays or not x_servers, f"the run started {x_servers} but no process of it was given a DISPLAY"
+    left = {x_socket(display) for display in run.displays} & (x_sockets() - sockets)
+    assert left == set(), f"the X socket of the run's display was left: {sorted(left)}"
 
 
 def session_folder(run: WatchedRun, number: int, timeout: float = 120) -> Path:
@@ -82,6 +88,18 @@ def session_folder(run: WatchedRun, number: int, timeout: float = 120) -> Path:
                         return folder
         time.sleep(0.05)
     raise AssertionError(f"session {number} never started:\n" + "\n".join(run.lines[-10:]))
+
+
+def kill_during_case(run: WatchedRun, number: int, of: int, find: Callable[[], list[int]], settle: float = 2.0,
+                     timeout: float = 180) -> None:  # fmt: skip
+    """SIGKILL the one process ``find`` names, ``settle`` seconds after case ``number`` of ``of`` has started its
+    session (the session's set-up is one CDP call; a case takes 4 s at least): the fault falls inside that case."""
+    run.wait_for_line(rf"\[\s*{number - 1}/{of}\]", timeout=timeout)
+    session_folder(run, number)
+    time.sleep(settle)
+    targets = find()
+    assert len(targets) == 1, targets
+    os.kill(targets[0], signal.SIGKILL)
 
 
 def cmdline(pid: int) -> list[str]:
@@ -153,12 +171,7 @@ def test_the_candidate_crashing_mid_case_is_an_error_naming_it(tmp_path: Path, l
                                                   "attachment or pdf or docm or undeclared-host", "--artifacts",
                                                   "none"])  # fmt: skip
     try:
-        run.wait_for_line(r"\[\s*1/4\]", timeout=180)
-        profile = str(session_folder(run, 2) / "profile")
-        time.sleep(2)  # past the session's set-up (one CDP call) into the case, which takes 4 s at least (settling)
-        browsers = [pid for pid, (_, comm) in run.tree().items() if comm == "chromium" and is_browser(pid, profile)]
-        assert len(browsers) == 1, browsers
-        os.kill(browsers[0], signal.SIGKILL)
+        kill_during_case(run, 2, of=4, find=lambda: [session_browser(run, 2)])
     finally:
         code = run.wait(timeout=BOUND)
     document = run.document()
@@ -223,11 +236,7 @@ def test_cupsd_dying_mid_case_makes_print_cases_errors(tmp_path: Path, leftovers
                                                   "window-print or ctrl-p or undeclared-host", "--artifacts",
                                                   "none"])  # fmt: skip
     try:
-        run.wait_for_line(r"\[\s*1/3\]", timeout=180)
-        session_folder(run, 2)
-        cupsd = [pid for pid, (_, comm) in run.tree().items() if comm == "cupsd"]
-        assert len(cupsd) == 1, cupsd
-        os.kill(cupsd[0], signal.SIGKILL)
+        kill_during_case(run, 2, of=3, settle=0, find=lambda: named_in_tree(run, "cupsd"))
     finally:
         code = run.wait(timeout=BOUND)
     document = run.document()
@@ -245,6 +254,10 @@ def injected(fault: str, case: str, seconds: float) -> dict[str, str]:
     """The environment that loads tests/integration/fault_plugin.py into the run, breaking ``fault`` ``seconds``
     into the call of the case whose node id holds ``case``."""
     return {"PYTEST_ADDOPTS": "-p tests.integration.fault_plugin", "CONFORMANCE_FAULT": f"{fault}:{case}:{seconds}"}
+
+
+def named_in_tree(run: WatchedRun, comm: str) -> list[int]:
+    return [pid for pid, (_, name) in run.tree().items() if name == comm]
 
 
 def session_browser(run: WatchedRun, number: int) -> int:
@@ -434,12 +447,7 @@ def test_xvfb_dying_mid_case_is_an_error_naming_it(tmp_path: Path, leftovers: Be
     socket does not stay in /tmp/.X11-unix (it would mark the display number taken for good)."""
     run = WatchedRun(HARDENED, tmp_path / "run", DL01_NET02)
     try:
-        run.wait_for_line(r"\[\s*1/4\]", timeout=180)
-        session_folder(run, 2)
-        time.sleep(2)  # into the case
-        xvfb = [pid for pid, (_, comm) in run.tree().items() if comm == "Xvfb"]
-        assert len(xvfb) == 1, xvfb
-        os.kill(xvfb[0], signal.SIGKILL)
+        kill_during_case(run, 2, of=4, find=lambda: named_in_tree(run, "Xvfb"))
     finally:
         code = run.wait(timeout=BOUND)
     document = run.document()
@@ -552,16 +560,14 @@ def test_the_remote_stack_dying_mid_case_is_an_error_naming_it(reference: str, c
     included."""
     run = WatchedRun(CANDIDATES / f"{reference}.toml", tmp_path / "run", [
         "--requirement", "DL-01", "--requirement", "ST-01", "-k", "not push-hook", "--artifacts", "none"])  # fmt: skip
-    try:
-        run.wait_for_line(r"\[\s*1/3\]", timeout=240)
-        session_folder(run, 2)
-        time.sleep(2)  # the client is connected: the case acts on the remote desktop
+    def stack_process() -> list[int]:
+        # The run's own child: websockify forks one more per connection, all of the same name.
         run_pid = run.run_pid
         assert run_pid is not None
-        # The stack's own process: websockify forks one more per connection, all of the same name.
-        targets = [pid for pid in children(run_pid) if (proc_stat(pid) or (0, 0, "", ""))[3] == component]
-        assert len(targets) == 1, targets
-        os.kill(targets[0], signal.SIGKILL)
+        return [pid for pid in children(run_pid) if (proc_stat(pid) or (0, 0, "", ""))[3] == component]
+
+    try:  # two seconds in, the client is connected: the case acts on the remote desktop
+        kill_during_case(run, 2, of=3, find=stack_process, timeout=240)
     finally:
         code = run.wait(timeout=BOUND)
     document = run.document()
