@@ -238,6 +238,10 @@ def test_remote_copy_does_not_reach_terminal(
     baseline = terminal.read(canary)  # before the act (evidence: nothing was there already)
     text, t0, act = copy_by(method, candidate_session, driver, canary)
     observed = terminal.watch(text, t0, crossing_times.bound("st-clipboard"))
+    selections = driver.remote.selections
+    if not observed["watch"]["crossed"] and selections is not None:
+        # Evidence: the copy was still on offer when the watch ended (nothing on the remote side took it back).
+        act["remote_after_watch"] = selections.read("primary" if method == "primary-selection" else "clipboard")
     evidence.screenshot(candidate_session, f"{method}.png")
     evidence.json("observation.json", {
         "requirement": "CLIP-01", "method": method, "canary": text, "act": act,
