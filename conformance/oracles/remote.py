@@ -160,9 +160,9 @@ class XSelections:
                                     f"{stderr[:200]} / リモート側のクリップボードを読めなかった")
 
     def own(self, selection: str, text: str, timeout: float = 5.0) -> None:
-        """A new owner takes ``selection`` from the one before, as an application's copy does; the one before is
-        stopped only afterwards. (Stopped first, the selection had no owner for a moment: two owner changes in a
-        row, which Xpra 3.1.3 did not forward in 3 of 10 runs.)"""
+        """A new owner takes ``selection`` from the one before, as an application's copy does (one owner change);
+        the one before, which has lost it and exited, is reaped afterwards. Stopping it first would leave the
+        selection without an owner for a moment: two owner changes, which no copy makes."""
         old = self._owners.pop(selection, None)
         # -quiet keeps xclip in the foreground: it stays our child until it loses the selection.
         self._owners[selection] = ManagedProcess([self.xclip, "-selection", selection, "-i", "-quiet"],
