@@ -59,7 +59,6 @@ pytestmark = pytest.mark.candidate_kind("screen-transfer")
 
 BACKGROUND_SECONDS = 10.0  # idle with the client connected: keep-alives, reconnects, the browser's own traffic
 SHUTDOWN_SECONDS = 2.0  # traffic a browser sends while it exits still counts
-REPORT_TIMEOUT = 15.0
 DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
 
