@@ -125,8 +125,8 @@ _DROPPED_ENV = ("DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "XDG_CONFIG_HOME", "
 # socket taken, or xpra, polling the display before its own Xvfb has failed, reaches the other X server, which
 # refuses this stack's cookie ("Invalid MIT-MAGIC-COOKIE"). Not xpra's own hint "if the display is already running,
 # try a different one": it follows every Xvfb failure, also one that no other number would mend.
-_ADDRESS_IN_USE = re.compile(r"Address already in use|already in use|server lock file|already active|"
-                             r"server already running|Invalid MIT-MAGIC-COOKIE", re.IGNORECASE)
+_ADDRESS_IN_USE = re.compile(r"already in use|server lock file|already active|server already running|"
+                             r"Invalid MIT-MAGIC-COOKIE", re.IGNORECASE)
 _STARTED_PID = re.compile(r"started with pid=(\d+)")
 XPRA_NOISE = "Warning: running as"  # a log line xpra writes on every start as root: no reason for anything
 
